@@ -1,0 +1,90 @@
+"""Solver back-ends. They know nothing about DNNs: they solve LinearModels, Pyomo models,
+CVXPY problems and graphs, and report an Outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from optsplit.errors import SolverUnavailableError, UnknownNameError
+from optsplit.solvers import cvxpy_backend, highs, pyomo_backend
+from optsplit.solvers.linear import LinearModel
+from optsplit.solvers.options import Outcome, SolveOptions
+
+__all__ = ["LINEAR_BACKENDS", "LinearBackend", "LinearModel", "Outcome", "SolveOptions",
+           "solve_linear", "write_linear_model"]
+
+
+@dataclass(frozen=True)
+class LinearBackend:
+    """A route to an LP/MILP solver for LinearModels."""
+
+    name: str
+    description: str
+    solve: Callable[[LinearModel, SolveOptions], Outcome]
+    available: Callable[[], tuple[bool, str]]
+    handles_integers: bool = True
+    takes_start: bool = False
+
+
+def _always() -> tuple[bool, str]:
+    return True, ""
+
+
+LINEAR_BACKENDS: dict[str, LinearBackend] = {
+    b.name: b
+    for b in (
+        LinearBackend("highs", "HiGHS through highspy, model passed as arrays",
+                      highs.solve_linear, _always, takes_start=True),
+        LinearBackend("pyomo-highs", "HiGHS through Pyomo",
+                      lambda m, o: pyomo_backend.solve_linear_pyomo(m, "highs", o),
+                      lambda: pyomo_backend.pyomo_available("highs")),
+        LinearBackend("pyomo-scip", "SCIP through Pyomo (scip_direct)",
+                      lambda m, o: pyomo_backend.solve_linear_pyomo(m, "scip", o),
+                      lambda: pyomo_backend.pyomo_available("scip")),
+        LinearBackend("cvxpy-highs", "HiGHS through CVXPY",
+                      lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "highs", o),
+                      lambda: cvxpy_backend.cvxpy_available("highs")),
+        LinearBackend("cvxpy-scip", "SCIP through CVXPY",
+                      lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "scip", o),
+                      lambda: cvxpy_backend.cvxpy_available("scip")),
+        LinearBackend("cvxpy-clarabel", "Clarabel (interior point, no integers) through CVXPY",
+                      lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "clarabel", o),
+                      lambda: cvxpy_backend.cvxpy_available("clarabel"),
+                      handles_integers=False),
+    )
+}
+
+
+def solve_linear(
+    model: LinearModel, backend: str, options: SolveOptions, start: np.ndarray | None = None
+) -> Outcome:
+    """Solve a LinearModel on the named back-end (a MIP start only where it is taken)."""
+    if backend not in LINEAR_BACKENDS:
+        raise UnknownNameError("back-end", backend, list(LINEAR_BACKENDS))
+    chosen = LINEAR_BACKENDS[backend]
+    ok, why = chosen.available()
+    if not ok:
+        raise SolverUnavailableError(f"back-end '{backend}' is unavailable: {why}")
+    if model.is_mip and not chosen.handles_integers:
+        raise SolverUnavailableError(f"back-end '{backend}' cannot solve integer models")
+    if options.write_model is not None:
+        write_linear_model(model, options.write_model)
+        options = replace(options, write_model=None)
+    if chosen.takes_start:
+        return highs.solve_linear(model, options, start)
+    return chosen.solve(model, options)
+
+
+def write_linear_model(model: LinearModel, path: Path) -> None:
+    """Write the model to ``path``: .lp and .mps through HiGHS, .nl through Pyomo."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".nl":
+        pyomo_backend.linear_to_pyomo(model)[0].write(str(path))
+    elif suffix in (".lp", ".mps"):
+        highs.write_linear_model(model, Path(path))
+    else:
+        raise ValueError(f"cannot write a model as '{suffix}': use .lp, .mps or .nl")
