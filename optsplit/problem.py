@@ -112,8 +112,11 @@ def solve(
     method = methods[name]
     if backend is not None and backend not in method.backends:
         raise UnknownNameError(f"back-end for '{form.key}/{name}'", backend, list(method.backends))
-    options = SolveOptions(time_limit, mip_gap, threads, seed, verbose,
-                           Path(write_model) if write_model else None, dict(extra))
+    try:
+        options = SolveOptions(time_limit, mip_gap, threads, seed, verbose,
+                               Path(write_model) if write_model else None, dict(extra))
+    except ValueError as exc:
+        raise InputError(str(exc), path="options") from None
     data = form.prepare(instance)
     result = method.run(data, backend or (method.backends[0] if method.backends else None), options)
     result.formulation, result.solver = form.key, name

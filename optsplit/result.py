@@ -19,6 +19,7 @@ class Termination(str, Enum):
 
     OPTIMAL = "optimal"  # proven global optimum (within the gap asked for)
     LOCALLY_SOLVED = "locally_solved"  # a local / stationary-point method converged
+    HEURISTIC = "heuristic"  # a heuristic or baseline finished; no optimality claim
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"

@@ -219,3 +219,26 @@ def dump_document(doc: dict[str, Any], path: str | Path) -> None:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
     else:
         raise InputError(f"unknown file type '{suffix}'", source=str(path))
+
+
+def profile_to_dict(profile: Profile) -> dict[str, Any]:
+    """The file form of a Profile (inverse of profile_from_dict)."""
+    doc: dict[str, Any] = {"name": profile.name}
+    if profile.description:
+        doc["description"] = profile.description
+    if profile.derivation:
+        doc["derivation"] = profile.derivation
+    if profile.machine:
+        doc["machine"] = profile.machine
+    doc["input_bytes"] = profile.input_bytes
+    layers = []
+    for layer in profile.layers:
+        raw: dict[str, Any] = {"name": layer.name, "flops": layer.flops,
+                               "output_bytes": layer.output_bytes, "params": layer.params}
+        if layer.time:
+            raw["time"] = {k: {"mean": v.mean, "var": v.var,
+                               **({"samples": v.samples} if v.samples else {})}
+                           for k, v in layer.time.items()}
+        layers.append(raw)
+    doc["layers"] = layers
+    return doc

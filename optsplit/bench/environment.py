@@ -1,0 +1,45 @@
+"""What a benchmark table must record: machine, library and solver versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def describe() -> dict[str, str]:
+    """Machine and versions, as key → text, for the header of every table."""
+    import highspy
+    import pyscipopt
+
+    info = {
+        "date (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{_cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
+                   f"{platform.release()}",
+        "python": platform.python_version(),
+        "optsplit": _version("optsplit"),
+        "HiGHS": f"{highspy.Highs().version()} (highspy {_version('highspy')})",
+        "SCIP": f"{pyscipopt.Model().version()} (PySCIPOpt {_version('pyscipopt')})",
+    }
+    for package in ("numpy", "scipy", "networkx", "pyomo", "cvxpy", "clarabel"):
+        info[package] = _version(package)
+    return info

@@ -1,0 +1,240 @@
+"""The `optsplit` command line: solve, check, list, bench, generate, arch, schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from optsplit.errors import InputError, OptsplitError
+from optsplit.result import Result, Status
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Optimization models for split (collaborative) DNN inference.")
+out = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN = 0, 1, 2, 3, 4
+
+
+def _exit_code(result: Result) -> int:
+    if result.status is Status.INFEASIBLE:
+        return EXIT_INFEASIBLE
+    return EXIT_OK if result.has_plan else EXIT_NO_PLAN
+
+
+@app.command()
+def solve(
+    file: Annotated[Path, typer.Argument(help="instance file (.toml, .json, .yaml)")],
+    formulation: Annotated[str | None, typer.Option("-f", "--formulation")] = None,
+    solver: Annotated[str | None, typer.Option("-s", "--solver", help="method name")] = None,
+    backend: Annotated[str | None, typer.Option("-b", "--backend")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="seconds")] = None,
+    mip_gap: Annotated[float, typer.Option("--mip-gap")] = 0.0,
+    threads: Annotated[int | None, typer.Option("--threads")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="show the solver log")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    write_model: Annotated[Path | None, typer.Option("--write-model",
+                                                     help=".lp, .mps or .nl")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="write the result JSON here")] = None,
+) -> None:
+    """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
+    import optsplit
+
+    inst = optsplit.load(file)
+    result = optsplit.solve(inst, formulation, solver, backend=backend, time_limit=time_limit,
+                            mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
+                            write_model=write_model)
+    if output is not None:
+        output.write_text(result.to_json())
+    if as_json:
+        typer.echo(result.to_json())
+    else:
+        _print_result(result)
+    raise typer.Exit(_exit_code(result))
+
+
+def _print_result(result: Result) -> None:
+    table = Table(show_header=False, box=None)
+    rows: list[tuple[str, Any]] = [
+        ("formulation", result.formulation), ("solver", f"{result.solver} ({result.backend})"),
+        ("status", f"{result.status.value}  [termination {result.termination.value}, "
+                   f"solution {result.solution_status.value}]"),
+        ("objective", result.objective), ("bound", result.bound),
+        ("gap", None if result.gap is None else f"{result.gap:.3g}"),
+        ("runtime", f"{result.runtime:.4f} s"),
+    ]
+    if result.explanation:
+        rows.append(("why", result.explanation))
+    for key, value in rows:
+        table.add_row(key, "-" if value is None else str(value))
+    out.print(table)
+    if result.plan is not None:
+        for key, value in result.plan.items():
+            typer.echo(f"{key}: {json.dumps(value, default=str)}")
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="instance file")],
+    plan: Annotated[Path, typer.Argument(help="result or plan JSON (from solve --output)")],
+    formulation: Annotated[str | None, typer.Option("-f", "--formulation")] = None,
+    rel_tol: Annotated[float, typer.Option("--rel-tol")] = 1e-6,
+) -> None:
+    """Re-evaluate a plan from the instance alone; exit 1 on any violation or mismatch."""
+    import optsplit
+
+    inst = optsplit.load(file)
+    try:
+        doc = json.loads(plan.read_text())
+    except FileNotFoundError:
+        raise InputError("file not found", source=str(plan)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON: {exc}", source=str(plan)) from None
+    if not isinstance(doc, dict):
+        raise InputError("expected a JSON object", source=str(plan))
+    report = optsplit.check(inst, doc, formulation, rel_tol)
+    typer.echo(f"objective (evaluator): {report.evaluation.objective!r}")
+    if report.claimed is not None:
+        typer.echo(f"objective (claimed):   {report.claimed!r}")
+    for key, value in report.evaluation.metrics.items():
+        typer.echo(f"  {key}: {value}")
+    for message in report.messages():
+        typer.echo(f"violation: {message}", err=True)
+    typer.echo("ok" if report.ok else "NOT ok")
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_VIOLATION)
+
+
+@app.command("list")
+def list_() -> None:
+    """Formulations, their methods and back-ends, and whether each can run here."""
+    from optsplit.availability import method_rows
+    from optsplit.problem import formulations
+
+    for key, form in formulations().items():
+        typer.echo(f"{key}: {form.title}\n  {form.reference}\n  objective: "
+                   f"{form.objective_name}; default solver: {form.default_method}")
+    table = Table("formulation", "solver", "kind", "back-ends (first = default)", "description")
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    for row in method_rows():
+        grouped.setdefault((row.formulation, row.method), []).append(row)
+    for (key, method), rows in grouped.items():
+        backends = ", ".join(r.backend if r.available else f"{r.backend} (unavailable: {r.reason})"
+                             for r in rows)
+        table.add_row(key, method, rows[0].kind, backends, rows[0].description)
+    out.print(table)
+
+
+@app.command()
+def bench(
+    suite: Annotated[str, typer.Argument(help="suite name (see `optsplit bench --list`)")] = "",
+    out_dir: Annotated[Path, typer.Option("--out", help="results folder")] = Path("benchmarks"),
+    fresh: Annotated[bool, typer.Option("--fresh", help="discard earlier rows")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="small cases only")] = False,
+    list_suites: Annotated[bool, typer.Option("--list", help="list suites")] = False,
+) -> None:
+    """Run a benchmark suite: rows are written as they finish, and an interrupted run resumes."""
+    from optsplit.bench import SUITES, run_suite
+
+    if list_suites or not suite:
+        for name, s in SUITES.items():
+            out.print(f"{name}: {s.description}")
+        raise typer.Exit(EXIT_OK)
+    if suite not in SUITES:
+        from optsplit.errors import UnknownNameError
+
+        raise UnknownNameError("benchmark suite", suite, list(SUITES))
+    paths = run_suite(SUITES[suite], out_dir / suite, fresh=fresh, quick=quick, console=err)
+    for path in paths:
+        out.print(f"wrote {path}")
+
+
+@app.command()
+def generate(
+    kind: Annotated[str, typer.Argument(help="tiered, geometric or grid")],
+    nodes: Annotated[int, typer.Option("--nodes", "-n")] = 20,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    profile: Annotated[str, typer.Option("--profile", help="architecture name or profile file")]
+    = "alexnet",
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("instance.toml"),
+) -> None:
+    """Write a random routing instance (reproducible from the seed)."""
+    import os
+
+    from optsplit.generate import routing_instance
+    from optsplit.instance.loader import dump_document, profile_to_dict
+    from optsplit.profiles.architectures import ARCHITECTURES
+
+    if profile in ARCHITECTURES:
+        ref: str | dict[str, Any] = profile_to_dict(ARCHITECTURES[profile]())
+    elif Path(profile).exists():
+        from optsplit.instance import load_profile
+
+        load_profile(profile)  # validate now, with a clear message
+        ref = os.path.relpath(Path(profile).resolve(), output.resolve().parent)
+    else:
+        raise InputError(f"'{profile}' is neither a known architecture "
+                         f"({', '.join(ARCHITECTURES)}) nor a profile file", path="--profile")
+    try:
+        doc = routing_instance(kind, nodes, seed, ref)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    dump_document(doc, output)
+    out.print(f"wrote {output} ({len(doc['network']['nodes'])} nodes, "
+              f"{len(doc['network']['links'])} links)")
+
+
+@app.command()
+def arch(
+    name: Annotated[str, typer.Argument(help="architecture: alexnet, vgg16, resnet18, …")],
+    output: Annotated[Path, typer.Option("-o", "--output")],
+) -> None:
+    """Write the analytic profile (FLOPs, params, output bytes per block) of an architecture."""
+    from optsplit.instance.loader import dump_document, profile_to_dict
+    from optsplit.profiles.architectures import ARCHITECTURES
+
+    if name not in ARCHITECTURES:
+        from optsplit.errors import UnknownNameError
+
+        raise UnknownNameError("architecture", name, list(ARCHITECTURES))
+    dump_document(profile_to_dict(ARCHITECTURES[name]()), output)
+    out.print(f"wrote {output}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of instance files."""
+    from optsplit.instance import schema as get_schema
+
+    typer.echo(json.dumps(get_schema(), indent=2))
+
+
+def main() -> None:
+    """Entry point: known errors become one line on stderr and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except OptsplitError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

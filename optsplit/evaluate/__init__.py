@@ -1,0 +1,1 @@
+"""Independent evaluators: score a plan from the instance alone, never from a model."""

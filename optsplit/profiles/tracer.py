@@ -1,0 +1,95 @@
+"""Shape tracing of CNN layers: FLOPs, parameters and output size from the architecture.
+
+Conventions (stated in every derived profile): FLOPs = 2 × multiply-accumulates for
+convolutions and linear layers; pooling costs one operation per window element; a
+residual addition one per element; batch-norm and ReLU are folded into the preceding
+convolution at inference time and cost nothing; tensors are float32 (4 bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from optsplit.instance.model import Layer
+
+BYTES_PER_ELEMENT = 4
+
+
+@dataclass
+class Tracer:
+    """Follows a (C, H, W) tensor through layers and collects them into chain blocks."""
+
+    channels: int
+    height: int
+    width: int
+    layers: list[Layer] = field(default_factory=list)
+    _flops: float = 0.0
+    _params: float = 0.0
+
+    @property
+    def elements(self) -> int:
+        return self.channels * self.height * self.width
+
+    @property
+    def input_bytes(self) -> int:
+        return self.elements * BYTES_PER_ELEMENT
+
+    def conv(self, out: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1,
+             bias: bool = False, bn: bool = True) -> Tracer:
+        h = (self.height + 2 * pad - k) // stride + 1
+        w = (self.width + 2 * pad - k) // stride + 1
+        macs = (self.channels // groups) * k * k * out * h * w
+        self._flops += 2.0 * macs
+        self._params += (self.channels // groups) * k * k * out + (out if bias else 0) \
+            + (2 * out if bn else 0)
+        self.channels, self.height, self.width = out, h, w
+        return self
+
+    def pool(self, k: int, stride: int, pad: int = 0, ceil: bool = False) -> Tracer:
+        def size(n: int) -> int:
+            span = n + 2 * pad - k
+            return -(-span // stride) + 1 if ceil else span // stride + 1
+
+        self.height, self.width = size(self.height), size(self.width)
+        self._flops += k * k * self.elements
+        return self
+
+    def global_pool(self) -> Tracer:
+        self._flops += self.elements
+        self.height = self.width = 1
+        return self
+
+    def adaptive_pool(self, size: int) -> Tracer:
+        """Adaptive average pool to size×size (a no-op on shape when it already matches)."""
+        if (self.height, self.width) != (size, size):
+            self._flops += self.elements
+            self.height = self.width = size
+        return self
+
+    def linear(self, out: int) -> Tracer:
+        n_in = self.elements
+        self._flops += 2.0 * n_in * out
+        self._params += n_in * out + out
+        self.channels, self.height, self.width = out, 1, 1
+        return self
+
+    def add(self, extra_flops: float = 0.0, extra_params: float = 0.0) -> Tracer:
+        """Account for work outside the main path (a shortcut branch) plus the addition."""
+        self._flops += extra_flops + self.elements
+        self._params += extra_params
+        return self
+
+    def cut(self, name: str) -> Layer:
+        """Close the current block as one chain layer whose output is the current tensor."""
+        layer = Layer(name, self._flops, float(self.elements * BYTES_PER_ELEMENT), self._params)
+        self.layers.append(layer)
+        self._flops = self._params = 0.0
+        return layer
+
+    def branch(self) -> Tracer:
+        """A copy of the current shape for tracing a side branch (its work counted separately)."""
+        return Tracer(self.channels, self.height, self.width)
+
+    def work(self) -> tuple[float, float]:
+        """FLOPs and parameters accumulated since the last cut."""
+        return self._flops, self._params
