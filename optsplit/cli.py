@@ -145,7 +145,7 @@ def bench(
 
     if list_suites or not suite:
         for name, s in SUITES.items():
-            out.print(f"{name}: {s.description}")
+            typer.echo(f"{name}: {s.description}")
         raise typer.Exit(EXIT_OK)
     if suite not in SUITES:
         from optsplit.errors import UnknownNameError
@@ -153,7 +153,7 @@ def bench(
         raise UnknownNameError("benchmark suite", suite, list(SUITES))
     paths = run_suite(SUITES[suite], out_dir / suite, fresh=fresh, quick=quick, console=err)
     for path in paths:
-        out.print(f"wrote {path}")
+        typer.echo(f"wrote {path}")
 
 
 @app.command()
@@ -187,7 +187,7 @@ def generate(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     dump_document(doc, output)
-    out.print(f"wrote {output} ({len(doc['network']['nodes'])} nodes, "
+    typer.echo(f"wrote {output} ({len(doc['network']['nodes'])} nodes, "
               f"{len(doc['network']['links'])} links)")
 
 
@@ -205,7 +205,7 @@ def arch(
 
         raise UnknownNameError("architecture", name, list(ARCHITECTURES))
     dump_document(profile_to_dict(ARCHITECTURES[name]()), output)
-    out.print(f"wrote {output}")
+    typer.echo(f"wrote {output}")
 
 
 @app.command()
@@ -219,9 +219,9 @@ def schema() -> None:
 def main() -> None:
     """Entry point: known errors become one line on stderr and a non-zero exit."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns the code of typer.Exit here
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except OptsplitError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
@@ -234,6 +234,7 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(130)
         raise
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from optsplit.errors import SolverUnavailableError, UnknownNameError
+from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers import cvxpy_backend, highs, pyomo_backend
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
@@ -74,6 +75,11 @@ def solve_linear(
     if options.write_model is not None:
         write_linear_model(model, options.write_model)
         options = replace(options, write_model=None)
+    model, infeasible_row = model.drop_empty_rows()
+    if infeasible_row is not None:
+        return Outcome(Termination.INFEASIBLE, SolutionStatus.NO_SOLUTION, None, None, 0.0,
+                       f"presolve ({backend} not called)",
+                       f"row {infeasible_row} has no entries and excludes 0")
     if chosen.takes_start:
         return highs.solve_linear(model, options, start)
     return chosen.solve(model, options)

@@ -62,3 +62,19 @@ class LinearModel:
             self.c, self.A, self.row_lower, self.row_upper, self.col_lower, self.col_upper,
             np.zeros_like(self.integer), self.offset, self.col_names, self.row_names,
         )
+
+    def drop_empty_rows(self) -> tuple[LinearModel, int | None]:
+        """The model without rows that have no entries, and the first such row that no x
+        can satisfy (0 outside its bounds), if any: a trivial presolve every back-end shares."""
+        counts = np.diff(sp.csr_matrix(self.A).indptr)
+        empty = counts == 0
+        bad = np.flatnonzero(empty & ((self.row_lower > 0) | (self.row_upper < 0)))
+        if not empty.any():
+            return self, None
+        keep = ~empty
+        names = None if self.row_names is None else [n for n, k in zip(self.row_names, keep) if k]
+        reduced = LinearModel(
+            self.c, sp.csr_matrix(self.A)[keep], self.row_lower[keep], self.row_upper[keep],
+            self.col_lower, self.col_upper, self.integer, self.offset, self.col_names, names,
+        )
+        return reduced, (int(bad[0]) if bad.size else None)
