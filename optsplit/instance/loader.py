@@ -21,7 +21,20 @@ import tomli_w
 import yaml
 
 from optsplit.errors import InputError
-from optsplit.instance.model import Instance, Job, Layer, Link, Network, Node, Profile, TimeStat
+from optsplit.instance.model import (
+    Instance,
+    Job,
+    Layer,
+    Link,
+    Network,
+    Node,
+    Profile,
+    RobustDevice,
+    RobustSystem,
+    TimeStat,
+    dbm_to_watt,
+    path_loss_gain,
+)
 
 SUFFIXES = (".toml", ".json", ".yaml", ".yml")
 
@@ -196,8 +209,65 @@ def from_dict(doc: dict[str, Any], source: str = "<dict>", base_dir: Path | None
                 raise InputError(f"unknown node '{raw[end]}'", source=source, path=f"job.{end}")
         job = Job(raw["source"], raw["destination"],
                   _resolve_profile(raw["profile"], base, source, "job.profile"))
+    robust = _robust(doc["robust"], base, source) if "robust" in doc else None
     return Instance(doc["name"], source, str(doc.get("description", "")), doc.get("formulation"),
-                    network, job)
+                    network, job, robust)
+
+
+def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
+    """Build the `robust` section; checks that need more than one field at a time."""
+    default_eps = float(doc.get("epsilon", 0.05))
+    devices, seen = [], set()
+    profiles: dict[str, Profile] = {}
+    for i, raw in enumerate(doc["devices"]):
+        at = f"robust.devices[{i}]"
+        if raw["name"] in seen:
+            raise InputError(f"duplicate device name '{raw['name']}'", source=source,
+                             path=f"{at}.name")
+        seen.add(raw["name"])
+        if raw["f_min"] > raw["f_max"]:
+            raise InputError(f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source,
+                             path=f"{at}.f_min")
+        if "gain" not in raw and "distance" not in raw:
+            raise InputError("give the channel as 'gain' or 'distance'", source=source, path=at)
+        key = raw["profile"] if isinstance(raw["profile"], str) else None
+        if key is not None and key in profiles:
+            profile = profiles[key]
+        else:
+            profile = _resolve_profile(raw["profile"], base, source, f"{at}.profile")
+            if key is not None:
+                profiles[key] = profile
+        _check_times(profile, raw, source, at)
+        gain = float(raw["gain"]) if "gain" in raw else path_loss_gain(float(raw["distance"]))
+        devices.append(RobustDevice(
+            name=raw["name"], profile=profile, f_min=float(raw["f_min"]),
+            f_max=float(raw["f_max"]), f_ref=float(raw.get("f_ref", raw["f_max"])),
+            kappa=float(raw["kappa"]), tx_power=float(raw["tx_power"]), gain=gain,
+            deadline=float(raw["deadline"]), epsilon=float(raw.get("epsilon", default_eps)),
+            processor=raw.get("processor"), server_processor=raw.get("server_processor"),
+            local_scale=float(raw.get("local_scale", 1.0)),
+            server_scale=float(raw.get("server_scale", 1.0)),
+            flops_per_cycle=raw.get("flops_per_cycle"), server_speed=raw.get("server_speed"),
+            static_power=float(raw.get("static_power", 0.0)),
+        ))
+    return RobustSystem(float(doc["bandwidth"]), dbm_to_watt(float(doc.get("noise_density_dbm",
+                                                                              -174.0))),
+                        tuple(devices))
+
+
+def _check_times(profile: Profile, raw: dict[str, Any], source: str, at: str) -> None:
+    """Every layer needs a local time (measured or via flops_per_cycle) and a server time."""
+    for j, layer in enumerate(profile.layers):
+        if raw.get("processor") not in layer.time and "flops_per_cycle" not in raw:
+            raise InputError(
+                f"layer {j + 1} '{layer.name}' of profile '{profile.name}' has no measured time "
+                f"for processor '{raw.get('processor')}' and the device gives no flops_per_cycle",
+                source=source, path=f"{at}.processor")
+        if raw.get("server_processor") not in layer.time and "server_speed" not in raw:
+            raise InputError(
+                f"layer {j + 1} '{layer.name}' of profile '{profile.name}' has no measured time "
+                f"for server processor '{raw.get('server_processor')}' and the device gives no "
+                "server_speed", source=source, path=f"{at}.server_processor")
 
 
 def load(path: str | Path) -> Instance:

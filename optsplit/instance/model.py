@@ -113,6 +113,7 @@ class Instance:
     formulation: str | None = None
     network: Network | None = None
     job: Job | None = None
+    robust: RobustSystem | None = None
 
 
 def compute_time(layer: Layer, node: Node) -> float:
@@ -126,3 +127,45 @@ def compute_time(layer: Layer, node: Node) -> float:
     if node.speed > 0:
         return layer.flops / node.speed
     return float("inf")
+
+
+def path_loss_gain(distance_m: float) -> float:
+    """Linear channel gain from the 3GPP macro path loss 128.1 + 37.6·log10(d / km) dB."""
+    loss_db = 128.1 + 37.6 * np.log10(distance_m / 1000.0)
+    return float(10.0 ** (-loss_db / 10.0))
+
+
+def dbm_to_watt(dbm: float) -> float:
+    return float(10.0 ** ((dbm - 30.0) / 10.0))
+
+
+@dataclass(frozen=True)
+class RobustDevice:
+    """A mobile device of the `robust` problem: its DNN, clock range, power and radio."""
+
+    name: str
+    profile: Profile
+    f_min: float
+    f_max: float
+    f_ref: float
+    kappa: float
+    tx_power: float
+    gain: float
+    deadline: float
+    epsilon: float
+    processor: str | None = None
+    server_processor: str | None = None
+    local_scale: float = 1.0
+    server_scale: float = 1.0
+    flops_per_cycle: float | None = None
+    server_speed: float | None = None
+    static_power: float = 0.0
+
+
+@dataclass(frozen=True)
+class RobustSystem:
+    """N devices sharing uplink bandwidth (Hz) to one edge server; noise PSD in W/Hz."""
+
+    bandwidth: float
+    noise_density: float
+    devices: tuple[RobustDevice, ...]

@@ -1,0 +1,108 @@
+"""Energy, latency statistics and the chance constraint of a `robust` plan, from the
+instance alone (plain loops over layers; no array or model shared with the solvers)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from optsplit.instance.model import Instance, RobustDevice
+from optsplit.problem import Evaluation
+
+REL_TOL = 1e-6
+
+
+@dataclass
+class DeviceTimes:
+    """Per device: local cycles (mean, variance), server time (mean, variance), bits sent."""
+
+    cycles_mean: float
+    cycles_var: float
+    server_mean: float
+    server_var: float
+    bits: float
+
+
+def device_times(dev: RobustDevice, m: int) -> DeviceTimes:
+    """Layers 1..m run locally, m+1..L on the server."""
+    cycles_mean = cycles_var = server_mean = server_var = 0.0
+    for j, layer in enumerate(dev.profile.layers, start=1):
+        if j <= m:
+            if dev.processor in layer.time:
+                t = layer.time[dev.processor]  # type: ignore[index]
+                cycles_mean += t.mean * dev.local_scale * dev.f_ref
+                cycles_var += t.var * (dev.local_scale * dev.f_ref) ** 2
+            else:
+                cycles_mean += layer.flops / (dev.flops_per_cycle or math.nan)
+        elif dev.server_processor in layer.time:
+            t = layer.time[dev.server_processor]  # type: ignore[index]
+            server_mean += t.mean * dev.server_scale
+            server_var += t.var * dev.server_scale**2
+        else:
+            server_mean += layer.flops / (dev.server_speed or math.nan)
+    layers = dev.profile.layers
+    if m == len(layers):
+        bits = 0.0
+    else:
+        bits = 8.0 * (dev.profile.input_bytes if m == 0 else layers[m - 1].output_bytes)
+    return DeviceTimes(cycles_mean, cycles_var, server_mean, server_var, bits)
+
+
+def shannon_rate(bandwidth: float, tx_power: float, gain: float, noise_density: float) -> float:
+    if bandwidth <= 0:
+        return 0.0
+    return bandwidth * math.log2(1.0 + tx_power * gain / (noise_density * bandwidth))
+
+
+def evaluate_robust(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
+    """Total expected energy; a violation for every device whose μ + k_ε·σ exceeds D."""
+    if instance.robust is None:
+        return Evaluation(math.inf, violations=["instance has no [robust] section"])
+    system = instance.robust
+    by_name = {d.name: d for d in system.devices}
+    entries = list(plan.get("devices", []))
+    violations: list[str] = []
+    names = [e.get("name") for e in entries]
+    if sorted(map(str, names)) != sorted(by_name):
+        return Evaluation(math.inf, violations=[f"plan covers devices {names}, the instance has "
+                                                f"{sorted(by_name)}"])
+    total_energy, total_bw = 0.0, 0.0
+    per_device: dict[str, dict[str, float]] = {}
+    for e in entries:
+        dev = by_name[e["name"]]
+        m, f, b = int(e["partition"]), float(e["frequency"]), float(e["bandwidth"])
+        depth = len(dev.profile.layers)
+        if not 0 <= m <= depth:
+            violations.append(f"device '{dev.name}': partition {m} outside 0..{depth}")
+            continue
+        if not dev.f_min * (1 - REL_TOL) <= f <= dev.f_max * (1 + REL_TOL):
+            violations.append(f"device '{dev.name}': clock {f:.6g} Hz outside "
+                              f"[{dev.f_min:.6g}, {dev.f_max:.6g}]")
+        if b < 0:
+            violations.append(f"device '{dev.name}': negative bandwidth {b}")
+        total_bw += max(b, 0.0)
+        t = device_times(dev, m)
+        rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density)
+        tx = 0.0 if t.bits == 0 else (t.bits / rate if rate > 0 else math.inf)
+        mean = t.cycles_mean / f + tx + t.server_mean
+        std = math.sqrt(t.cycles_var / f**2 + t.server_var)
+        k = math.sqrt((1 - dev.epsilon) / dev.epsilon)
+        bound = mean + k * std
+        energy = (dev.kappa * t.cycles_mean * f**2 + dev.static_power * t.cycles_mean / f
+                  + dev.tx_power * tx)
+        total_energy += energy
+        per_device[dev.name] = {"energy": energy, "mean_latency": mean, "std_latency": std,
+                                "cantelli_latency": bound, "deadline": dev.deadline,
+                                "epsilon": dev.epsilon, "tx_time": tx}
+        if bound > dev.deadline * (1 + REL_TOL):
+            violations.append(
+                f"device '{dev.name}': mean {mean * 1e3:.4g} ms + {k:.3g} x std "
+                f"{std * 1e3:.4g} ms = {bound * 1e3:.4g} ms > deadline {dev.deadline * 1e3:.4g} ms "
+                f"(Pr(T <= D) >= {1 - dev.epsilon:.3g} not guaranteed)")
+    if total_bw > system.bandwidth * (1 + REL_TOL):
+        violations.append(f"bandwidths sum to {total_bw / 1e6:.6g} MHz > B = "
+                          f"{system.bandwidth / 1e6:.6g} MHz")
+    return Evaluation(total_energy, {"energy": total_energy, "bandwidth_used": total_bw,
+                                     "devices": per_device}, violations)

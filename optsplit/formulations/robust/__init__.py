@@ -1,0 +1,215 @@
+"""Formulation `robust` (Nan, Han, Zhou, Niu, arXiv 2503.21476): per device a partition
+point, a local clock and an uplink bandwidth share; minimise total device energy subject to
+Pr(latency ≤ D) ≥ 1 − ε knowing only the mean and variance of inference times (Cantelli).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from optsplit.errors import OptsplitError
+from optsplit.evaluate.robust import evaluate_robust
+from optsplit.formulations.robust import allocation, kkt, minlp, pccp
+from optsplit.formulations.robust.data import RobustData, prepare
+from optsplit.formulations.robust.explain import explain_infeasible
+from optsplit.instance.model import Instance
+from optsplit.problem import Evaluation, Method
+from optsplit.result import Result, SolutionStatus, Termination
+from optsplit.solvers.options import SolveOptions
+from optsplit.solvers.pyomo_backend import solve_pyomo
+
+log = logging.getLogger(__name__)
+
+MAX_COMBINATIONS = 200_000
+KEY = "robust"
+
+
+def make_plan(data: RobustData, parts: list[int] | np.ndarray, f: np.ndarray | list[float],
+              b: np.ndarray | list[float]) -> dict[str, Any]:
+    """Formulation-independent plan: per device the layers kept local, the clock, the bandwidth."""
+    devices = []
+    for d, dev, m, fi, bi in zip(data.devices, data.instance.robust.devices,  # type: ignore[union-attr]
+                                 parts, f, b):
+        devices.append({"name": d.name, "partition": int(m),
+                        "local_layers": [layer.name for layer in dev.profile.layers[:int(m)]],
+                        "frequency": float(fi) if d.a[int(m)] > 0 else float(d.f_min),
+                        "bandwidth": float(bi) if d.bits[int(m)] > 0 else 0.0})
+    return {"devices": devices, "margin_rule": data.margin_rule}
+
+
+def _infeasible(data: RobustData, runtime: float, backend: str, log_text: str = "") -> Result:
+    return Result(KEY, "", Termination.INFEASIBLE, SolutionStatus.NO_SOLUTION, runtime=runtime,
+                  backend=backend, explanation=explain_infeasible(data) or
+                  "no partition vector admits a feasible allocation", log=log_text)
+
+
+def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    """Exact reference: every partition vector, each with its optimal allocation (KKT)."""
+    sizes = [d.num_points for d in data.devices]
+    count = int(np.prod(sizes, dtype=float))
+    if count > MAX_COMBINATIONS:
+        raise OptsplitError(f"enumerate would try {count:.3g} partition vectors "
+                            f"(limit {MAX_COMBINATIONS}); use 'pccp' or 'scip'")
+    t0 = time.perf_counter()
+    parts = np.array(list(itertools.product(*[range(s) for s in sizes])), dtype=int)
+    alloc = kkt.allocate(data, parts)
+    runtime = time.perf_counter() - t0
+    if not alloc.feasible.any():
+        return _infeasible(data, runtime, "numpy (KKT + golden section)")
+    best = int(np.argmin(alloc.energy))
+    plan = make_plan(data, parts[best], alloc.f[best], alloc.b[best])
+    energy = float(alloc.energy[best])
+    return Result(KEY, "", Termination.OPTIMAL, SolutionStatus.OPTIMAL, energy, energy, runtime,
+                  plan, {"partition_vectors": count, "feasible_vectors": int(alloc.feasible.sum())},
+                  "numpy (KKT + golden section)")
+
+
+def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    """The full MINLP, globally by SCIP through Pyomo."""
+    t0 = time.perf_counter()
+    model = minlp.build(data)
+    build_time = time.perf_counter() - t0
+    out = solve_pyomo(model, "scip", options)
+    runtime = build_time + out.runtime
+    if out.termination is Termination.INFEASIBLE:
+        return _infeasible(data, runtime, out.solver, out.log)
+    plan = None
+    if out.has_solution:
+        parts, f, b = minlp.read_plan(model, data)
+        plan = make_plan(data, parts, f, b)
+    return Result(KEY, "", out.termination, out.solution_status, out.objective, out.bound,
+                  runtime, plan, {"build_time": build_time}, out.solver, log=out.log)
+
+
+def _pccp_pipeline(data: RobustData, options: SolveOptions) -> Result:
+    """Alternate the convex allocation (CVXPY/Clarabel) and the PCCP partition step."""
+    t0 = time.perf_counter()
+    settings = pccp.PccpSettings(**options.extra.get("pccp", {}))
+    ra = allocation.build(data)
+    lp = pccp.build(data)
+    n = len(data.devices)
+    f = np.array([d.f_max for d in data.devices])
+    b = np.full(n, data.bandwidth / n)
+    parts, inner = pccp.partition(lp, data, f, b, settings, options)
+    lines: list[str] = []
+    iterations: list[dict[str, Any]] = []
+    best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
+    for outer in range(1, 51):
+        if options.time_limit is not None and time.perf_counter() - t0 > options.time_limit:
+            break
+        ra.set_partition(data, parts)
+        out, f_new, b_new = allocation.solve(ra, options)
+        if f_new is None or b_new is None or out.objective is None:
+            line = f"outer {outer}: allocation for partition {parts.tolist()} is infeasible"
+            lines.append(line)
+            log.info(line)
+            break
+        energy = float(out.objective)
+        improved = best is None or energy < best[0] * (1 - 1e-9)
+        if improved:
+            best = (energy, parts.copy(), f_new, b_new)
+        record = {"outer_iteration": outer, "energy": energy, "pccp_iterations": inner,
+                  "partition": parts.tolist(), "elapsed": time.perf_counter() - t0}
+        iterations.append(record)
+        line = (f"outer {outer}: energy {energy:.6g} J, PCCP iterations {inner}, "
+                f"partition {parts.tolist()}")
+        lines.append(line)
+        log.info(line)
+        if not improved:
+            break
+        new_parts, inner = pccp.partition(lp, data, f_new, b_new, settings, options)
+        if np.array_equal(new_parts, parts):
+            break
+        parts = new_parts
+    runtime = time.perf_counter() - t0
+    if best is None:
+        res = _infeasible(data, runtime, "CVXPY/Clarabel + PCCP", "\n".join(lines))
+        res.iterations = iterations
+        return res
+    energy, parts, f, b = best
+    timed_out = options.time_limit is not None and runtime > options.time_limit
+    return Result(KEY, "", Termination.TIME_LIMIT if timed_out else Termination.LOCALLY_SOLVED,
+                  SolutionStatus.FEASIBLE, energy, None, runtime, make_plan(data, parts, f, b),
+                  {"outer_iterations": len(iterations),
+                   "pccp_iterations_total": len(lp.iterations)},
+                  "CVXPY/Clarabel + PCCP (HiGHS LPs)", log="\n".join(lines),
+                  iterations=iterations)
+
+
+def run_pccp(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    return _pccp_pipeline(data, options)
+
+
+def run_mean_only(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    """Baseline that ignores the variance (k = 0): the non-robust design."""
+    return _pccp_pipeline(data.with_margin("mean"), options)
+
+
+def run_gaussian(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    """Baseline with the Gaussian quantile Φ⁻¹(1 − ε) instead of Cantelli's factor."""
+    return _pccp_pipeline(data.with_margin("gaussian"), options)
+
+
+def _fixed_partition(data: RobustData, parts: np.ndarray, clock_at_max: bool) -> Result:
+    t0 = time.perf_counter()
+    alloc = kkt.allocate(data, parts[None, :])
+    if not alloc.feasible[0]:
+        return _infeasible(data, time.perf_counter() - t0, "numpy (KKT)")
+    f = np.array([d.f_max for d in data.devices]) if clock_at_max else alloc.f[0]
+    plan = make_plan(data, parts, f, alloc.b[0])
+    evaluation = evaluate_robust(data.instance, plan)
+    return Result(KEY, "", Termination.HEURISTIC, SolutionStatus.FEASIBLE, evaluation.objective,
+                  None, time.perf_counter() - t0, plan, {}, "numpy (KKT)")
+
+
+def run_all_local(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    """Baseline: every layer on the device, at f_max."""
+    return _fixed_partition(data, np.array([d.num_points - 1 for d in data.devices]), True)
+
+
+def run_all_offload(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    """Baseline: everything on the server, bandwidth allocated optimally."""
+    return _fixed_partition(data, np.zeros(len(data.devices), dtype=int), False)
+
+
+class RobustFormulation:
+    """Robust partitioning and resource allocation under uncertain inference time."""
+
+    key = KEY
+    title = "Robust DNN partitioning, CPU clock and bandwidth under uncertain inference time"
+    reference = ("Y. Nan, J. Han, S. Zhou, Z. Niu, arXiv 2503.21476 "
+                 "(IEEE TMC 25(3):3680-3696, 2026)")
+    objective_name = "total device energy [J]"
+    default_method = "pccp"
+
+    def methods(self) -> Mapping[str, Method]:
+        return {
+            "pccp": Method("pccp", "paper's decomposition: convex allocation (CVXPY/Clarabel) "
+                           "alternating with penalty-CCP partitioning", "heuristic", run_pccp,
+                           ("cvxpy-clarabel",)),
+            "scip": Method("scip", "full MINLP, global optimum by SCIP (small instances)",
+                           "exact", run_scip, ("pyomo-scip",)),
+            "enumerate": Method("enumerate", "all partition vectors, each with its exact "
+                                "allocation (KKT, bandwidth price bisection)", "reference",
+                                run_enumerate),
+            "all-local": Method("all-local", "baseline: all layers local at f_max", "baseline",
+                                run_all_local),
+            "all-offload": Method("all-offload", "baseline: all layers on the server",
+                                  "baseline", run_all_offload),
+            "mean-only": Method("mean-only", "baseline: ignores the variance (k = 0)",
+                                "baseline", run_mean_only),
+            "gaussian": Method("gaussian", "baseline: Gaussian quantile instead of Cantelli",
+                               "baseline", run_gaussian),
+        }
+
+    def prepare(self, instance: Instance) -> RobustData:
+        return prepare(instance)
+
+    def evaluate(self, instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
+        return evaluate_robust(instance, plan)

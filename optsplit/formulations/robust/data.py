@@ -1,0 +1,111 @@
+"""Numeric data of the `robust` problem: per device and partition point m = 0..L,
+the local work (cycles, mean and std), the server time (mean, variance) and the bits sent.
+
+Local time at clock f is W/f with a random cycle count W (mean a[m], std s[m]), the CPU
+DVFS model; layers are independent, so variances add. Measured times t at the reference
+clock f_ref give cycles t·f_ref.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.stats import norm
+
+from optsplit.errors import InputError
+from optsplit.instance.model import Instance, RobustDevice
+
+
+def cantelli_factor(epsilon: float) -> float:
+    """k with Pr(T ≤ μ + kσ) ≥ 1 − ε for every law of mean μ and std σ (one-sided Chebyshev)."""
+    return math.sqrt((1.0 - epsilon) / epsilon)
+
+
+def gaussian_factor(epsilon: float) -> float:
+    """k = Φ⁻¹(1 − ε): right only if the time is Gaussian."""
+    return float(norm.ppf(1.0 - epsilon))
+
+
+@dataclass
+class DeviceData:
+    """Arrays over partition points m = 0..L (m layers on the device, the rest on the server)."""
+
+    name: str
+    a: np.ndarray  # mean local cycles
+    s: np.ndarray  # std of local cycles
+    mu_e: np.ndarray  # mean server time, s
+    var_e: np.ndarray  # server time variance, s²
+    bits: np.ndarray  # bits sent to the server (0 for m = L)
+    f_min: float
+    f_max: float
+    kappa: float
+    static_power: float
+    tx_power: float
+    snr_per_hz: float  # p·g / N0: R(b) = b·log2(1 + snr_per_hz / b)
+    deadline: float
+    epsilon: float
+    margin: float  # k in μ + kσ ≤ D
+
+    @property
+    def num_points(self) -> int:
+        return int(self.a.size)
+
+
+@dataclass
+class RobustData:
+    """Everything the robust models need; ``margin_rule`` records how k was chosen."""
+
+    instance: Instance
+    bandwidth: float
+    devices: list[DeviceData]
+    margin_rule: str = "cantelli"
+
+    def with_margin(self, rule: str) -> RobustData:
+        """The same data with k from another rule: 'cantelli', 'gaussian' or 'mean' (k = 0)."""
+        factor = {"cantelli": cantelli_factor, "gaussian": gaussian_factor,
+                  "mean": lambda _e: 0.0}[rule]
+        return replace(self, devices=[replace(d, margin=factor(d.epsilon)) for d in self.devices],
+                       margin_rule=rule)
+
+
+def _device(dev: RobustDevice, noise: float) -> DeviceData:
+    layers = dev.profile.layers
+    local_mean, local_var, server_mean, server_var = [], [], [], []
+    for layer in layers:
+        if dev.processor is not None and dev.processor in layer.time:
+            t = layer.time[dev.processor]
+            local_mean.append(t.mean * dev.local_scale * dev.f_ref)
+            local_var.append(t.var * (dev.local_scale * dev.f_ref) ** 2)
+        else:
+            assert dev.flops_per_cycle is not None  # the loader checked
+            local_mean.append(layer.flops / dev.flops_per_cycle)
+            local_var.append(0.0)
+        if dev.server_processor is not None and dev.server_processor in layer.time:
+            t = layer.time[dev.server_processor]
+            server_mean.append(t.mean * dev.server_scale)
+            server_var.append(t.var * dev.server_scale**2)
+        else:
+            assert dev.server_speed is not None
+            server_mean.append(layer.flops / dev.server_speed)
+            server_var.append(0.0)
+    zero = np.zeros(1)
+    a = np.concatenate([zero, np.cumsum(local_mean)])
+    var_loc = np.concatenate([zero, np.cumsum(local_var)])
+    mu_e = np.concatenate([np.cumsum(server_mean[::-1])[::-1], zero])
+    var_e = np.concatenate([np.cumsum(server_var[::-1])[::-1], zero])
+    bits = 8.0 * dev.profile.tensor_bytes()
+    bits[-1] = 0.0  # all local: nothing is sent
+    return DeviceData(dev.name, a, np.sqrt(var_loc), mu_e, var_e, bits, dev.f_min, dev.f_max,
+                      dev.kappa, dev.static_power, dev.tx_power, dev.tx_power * dev.gain / noise,
+                      dev.deadline, dev.epsilon, cantelli_factor(dev.epsilon))
+
+
+def prepare(instance: Instance) -> RobustData:
+    if instance.robust is None:
+        raise InputError("the robust formulation needs a [robust] section",
+                         source=instance.source, path="robust")
+    sys_ = instance.robust
+    return RobustData(instance, sys_.bandwidth,
+                      [_device(d, sys_.noise_density) for d in sys_.devices])

@@ -1,0 +1,74 @@
+"""The full MINLP in Pyomo, for SCIP's global solver (small instances).
+
+One-hot partition x[n, m]; because x is one-hot, Σ_m x·sqrt(v_m(f)) equals sqrt(Σ_m x·v_m(f))
+and the chance constraint is linear in x. The transfer time z[n] satisfies
+z·R(b) ≥ Σ_m x·bits_m (a nonconvex product SCIP handles); every variable is bounded, as
+SCIP requires. Units scaled as in the convex allocation: GHz, MHz, 10⁹ cycles, 10⁶ bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyomo.environ as pyo
+
+from optsplit.formulations.robust.data import RobustData
+
+GHZ, MHZ, GIGA, MEGA = 1e9, 1e6, 1e9, 1e6
+MIN_SHARE = 1e-9  # b ≥ MIN_SHARE·B keeps log(1 + c/b) finite; a device sending nothing loses nothing
+
+
+def build(data: RobustData) -> pyo.ConcreteModel:
+    m = pyo.ConcreteModel(name="robust")
+    devs = data.devices
+    m.N = pyo.RangeSet(0, len(devs) - 1)
+    m.P = pyo.Set(initialize=[(n, k) for n, d in enumerate(devs) for k in range(d.num_points)],
+                  dimen=2)
+    B = data.bandwidth / MHZ
+    m.x = pyo.Var(m.P, domain=pyo.Binary)
+    m.f = pyo.Var(m.N, bounds=lambda _m, n: (devs[n].f_min / GHZ, devs[n].f_max / GHZ))
+    m.b = pyo.Var(m.N, bounds=(MIN_SHARE * B, B))
+    m.z = pyo.Var(m.N, bounds=lambda _m, n: (0.0, devs[n].deadline))
+
+    def rate(n: int) -> pyo.Expression:
+        snr = devs[n].snr_per_hz / MHZ
+        return m.b[n] * pyo.log(1 + snr / m.b[n]) / math.log(2.0)
+
+    m.one_hot = pyo.Constraint(m.N, rule=lambda _m, n: sum(
+        m.x[n, k] for k in range(devs[n].num_points)) == 1)
+    m.transfer = pyo.Constraint(m.N, rule=lambda _m, n: m.z[n] * rate(n) >= sum(
+        m.x[n, k] * devs[n].bits[k] / MEGA for k in range(devs[n].num_points)))
+
+    def deadline(_m: pyo.ConcreteModel, n: int) -> pyo.Expression:
+        d = devs[n]
+        terms = []
+        for k in range(d.num_points):
+            a, s = d.a[k] / GIGA, d.s[k] / GIGA
+            local = a / m.f[n] if a > 0 else 0.0
+            spread = pyo.sqrt((s / m.f[n]) ** 2 + d.var_e[k]) if s > 0 else math.sqrt(d.var_e[k])
+            terms.append(m.x[n, k] * (local + d.mu_e[k] + d.margin * spread))
+        return sum(terms) + m.z[n] <= d.deadline
+
+    m.deadline = pyo.Constraint(m.N, rule=deadline)
+    m.bandwidth = pyo.Constraint(expr=sum(m.b[n] for n in m.N) <= B)
+
+    def device_energy(n: int) -> pyo.Expression:
+        d = devs[n]
+        kappa = d.kappa * GIGA * GHZ**2
+        static = d.static_power * GIGA / GHZ
+        compute = sum(m.x[n, k] * (d.a[k] / GIGA) * (kappa * m.f[n] ** 2 + static / m.f[n])
+                      for k in range(d.num_points) if d.a[k] > 0)
+        return compute + d.tx_power * m.z[n]
+
+    m.energy = pyo.Objective(expr=sum(device_energy(n) for n in m.N), sense=pyo.minimize)
+    return m
+
+
+def read_plan(m: pyo.ConcreteModel, data: RobustData) -> tuple[list[int], list[float], list[float]]:
+    """Partition point, clock (Hz) and bandwidth (Hz) per device from a solved model."""
+    parts, f, b = [], [], []
+    for n, d in enumerate(data.devices):
+        parts.append(max(range(d.num_points), key=lambda k: pyo.value(m.x[n, k])))
+        f.append(pyo.value(m.f[n]) * GHZ)
+        b.append(pyo.value(m.b[n]) * MHZ if d.bits[parts[-1]] > 0 else 0.0)
+    return parts, f, b
