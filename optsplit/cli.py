@@ -209,6 +209,36 @@ def arch(
 
 
 @app.command()
+def profile(
+    name: Annotated[str, typer.Argument(help="architecture: alexnet, vgg16, resnet18, …")],
+    output: Annotated[Path, typer.Option("-o", "--output")],
+    processor: Annotated[str, typer.Option("--processor",
+                                           help="key the times are stored under")] = "host-cpu",
+    repeats: Annotated[int, typer.Option("--repeats")] = 100,
+    warmup: Annotated[int, typer.Option("--warmup")] = 10,
+    threads: Annotated[int, typer.Option("--threads")] = 1,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Measure per-block time (mean, variance) with PyTorch on this CPU; write a profile."""
+    from rich.progress import Progress
+
+    from optsplit.errors import UnknownNameError
+    from optsplit.instance.loader import dump_document, profile_to_dict
+    from optsplit.profiles.architectures import BY_NAME
+    from optsplit.profiles.torch_profiler import measure
+
+    if name not in BY_NAME:
+        raise UnknownNameError("architecture", name, list(BY_NAME))
+    with Progress(console=err) as bar:
+        task = bar.add_task(f"timing {name}", total=repeats)
+        measured = measure(BY_NAME[name], processor, repeats, warmup, threads, seed,
+                           lambda done, _total: bar.update(task, completed=done))
+    dump_document(profile_to_dict(measured), output)
+    total = sum(layer.time[processor].mean for layer in measured.layers)
+    typer.echo(f"wrote {output}: {measured.depth} blocks, {total * 1e3:.2f} ms per inference")
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of instance files."""
     from optsplit.instance import schema as get_schema

@@ -8,6 +8,7 @@ convolution at inference time and cost nothing; tensors are float32 (4 bytes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from optsplit.instance.model import Layer
@@ -35,7 +36,7 @@ class Tracer:
         return self.elements * BYTES_PER_ELEMENT
 
     def conv(self, out: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1,
-             bias: bool = False, bn: bool = True) -> Tracer:
+             bias: bool = False, bn: bool = True, act: bool = True) -> Tracer:
         h = (self.height + 2 * pad - k) // stride + 1
         w = (self.width + 2 * pad - k) // stride + 1
         macs = (self.channels // groups) * k * k * out * h * w
@@ -66,17 +67,22 @@ class Tracer:
             self.height = self.width = size
         return self
 
-    def linear(self, out: int) -> Tracer:
+    def linear(self, out: int, act: bool = True) -> Tracer:
         n_in = self.elements
         self._flops += 2.0 * n_in * out
         self._params += n_in * out + out
         self.channels, self.height, self.width = out, 1, 1
         return self
 
-    def add(self, extra_flops: float = 0.0, extra_params: float = 0.0) -> Tracer:
-        """Account for work outside the main path (a shortcut branch) plus the addition."""
-        self._flops += extra_flops + self.elements
-        self._params += extra_params
+    def residual(self, main: Callable[[Tracer], object],
+                 shortcut: Callable[[Tracer], object] | None = None, act: bool = True) -> Tracer:
+        """main(x) + shortcut(x) (identity when None); the addition costs one per element."""
+        side = Tracer(self.channels, self.height, self.width)
+        if shortcut is not None:
+            shortcut(side)
+        main(self)
+        self._flops += side._flops + self.elements
+        self._params += side._params
         return self
 
     def cut(self, name: str) -> Layer:
@@ -85,11 +91,3 @@ class Tracer:
         self.layers.append(layer)
         self._flops = self._params = 0.0
         return layer
-
-    def branch(self) -> Tracer:
-        """A copy of the current shape for tracing a side branch (its work counted separately)."""
-        return Tracer(self.channels, self.height, self.width)
-
-    def work(self) -> tuple[float, float]:
-        """FLOPs and parameters accumulated since the last cut."""
-        return self._flops, self._params
