@@ -158,37 +158,50 @@ def bench(
 
 @app.command()
 def generate(
-    kind: Annotated[str, typer.Argument(help="tiered, geometric or grid")],
-    nodes: Annotated[int, typer.Option("--nodes", "-n")] = 20,
+    kind: Annotated[str, typer.Argument(help="tiered, geometric, grid (routing) or robust")],
+    nodes: Annotated[int, typer.Option("--nodes", "-n", help="nodes, or devices for robust")]
+    = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     profile: Annotated[str, typer.Option("--profile", help="architecture name or profile file")]
     = "alexnet",
+    deadline_factor: Annotated[float, typer.Option(
+        "--deadline-factor", help="robust: deadline / all-local mean time at f_max")] = 1.0,
+    epsilon: Annotated[float, typer.Option("--epsilon", help="robust: violation probability")]
+    = 0.05,
+    bandwidth: Annotated[float, typer.Option("--bandwidth", help="robust: total uplink, Hz")]
+    = 20e6,
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("instance.toml"),
 ) -> None:
-    """Write a random routing instance (reproducible from the seed)."""
+    """Write a random instance (reproducible from the seed)."""
     import os
 
-    from optsplit.generate import routing_instance
+    from optsplit.generate import robust_instance, routing_instance
+    from optsplit.instance import load_profile
     from optsplit.instance.loader import dump_document, profile_to_dict
     from optsplit.profiles.architectures import ARCHITECTURES
 
-    if profile in ARCHITECTURES:
-        ref: str | dict[str, Any] = profile_to_dict(ARCHITECTURES[profile]())
-    elif Path(profile).exists():
-        from optsplit.instance import load_profile
-
-        load_profile(profile)  # validate now, with a clear message
-        ref = os.path.relpath(Path(profile).resolve(), output.resolve().parent)
+    if Path(profile).exists():
+        loaded = load_profile(profile)  # validate now, with a clear message
+        ref: str | dict[str, Any] = os.path.relpath(Path(profile).resolve(),
+                                                    output.resolve().parent)
+    elif profile in ARCHITECTURES:
+        loaded = ARCHITECTURES[profile]()
+        ref = profile_to_dict(loaded)
     else:
         raise InputError(f"'{profile}' is neither a known architecture "
                          f"({', '.join(ARCHITECTURES)}) nor a profile file", path="--profile")
     try:
-        doc = routing_instance(kind, nodes, seed, ref)
+        if kind == "robust":
+            doc = robust_instance(loaded, ref, nodes, seed, deadline_factor=deadline_factor,
+                                  epsilon=epsilon, bandwidth=bandwidth)
+            size = f"{nodes} devices"
+        else:
+            doc = routing_instance(kind, nodes, seed, ref)
+            size = f"{len(doc['network']['nodes'])} nodes, {len(doc['network']['links'])} links"
     except ValueError as exc:
         raise InputError(str(exc)) from None
     dump_document(doc, output)
-    typer.echo(f"wrote {output} ({len(doc['network']['nodes'])} nodes, "
-              f"{len(doc['network']['links'])} links)")
+    typer.echo(f"wrote {output} ({size})")
 
 
 @app.command()

@@ -14,6 +14,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from optsplit.instance.model import Profile
+
 GFLOPS, TFLOPS = 1e9, 1e12
 MBPS, GBPS = 1e6, 1e9
 
@@ -119,4 +121,49 @@ def routing_instance(kind: str, num_nodes: int, seed: int, profile: str | dict[s
         "formulation": "routing",
         "network": net,
         "job": {"source": src, "destination": src, "profile": profile},
+    }
+
+
+# Robust-problem defaults: Jetson Xavier NX CPU (6-core Carmel, up to 1.9 GHz, NVIDIA spec
+# sheet), dynamic power ≈ 5 W at f_max (κ = 5 W / f_max³), 0.5 W static; 20 MHz shared
+# uplink, −174 dBm/Hz noise, 23 dBm (0.2 W) transmit power, 3GPP macro path loss at
+# 50–300 m. The device needs LOCAL_SCALE × the cycles the profiling host needed; the edge
+# server runs SERVER_SCALE × the host's times. These two ratios are assumptions, not data.
+JETSON_F_MAX, JETSON_F_MIN = 1.9e9, 0.2e9
+KAPPA = 5.0 / JETSON_F_MAX**3
+LOCAL_SCALE, SERVER_SCALE = 2.0, 0.05
+
+
+def robust_instance(profile: Profile, profile_ref: str | dict[str, Any], devices: int,
+                    seed: int, processor: str = "host-cpu", host_clock: float = 2.6e9,
+                    deadline_factor: float = 1.0, epsilon: float = 0.05,
+                    bandwidth: float = 20e6) -> dict[str, Any]:
+    """N devices running ``profile``; deadline = factor × the all-local mean time at f_max."""
+    if devices < 1:
+        raise ValueError("need at least one device")
+    missing = [layer.name for layer in profile.layers if processor not in layer.time]
+    if missing:
+        raise ValueError(f"profile '{profile.name}' has no '{processor}' times for "
+                         f"{', '.join(missing[:3])}: measure it with `optsplit profile`")
+    rng = np.random.default_rng(seed)
+    local_at_max = sum(layer.time[processor].mean for layer in profile.layers) \
+        * LOCAL_SCALE * host_clock / JETSON_F_MAX
+    devs = []
+    for i in range(devices):
+        devs.append({
+            "name": f"dev{i}", "profile": profile_ref, "processor": processor,
+            "server_processor": processor, "f_min": JETSON_F_MIN, "f_max": JETSON_F_MAX,
+            "f_ref": host_clock, "local_scale": LOCAL_SCALE, "server_scale": SERVER_SCALE,
+            "kappa": KAPPA, "static_power": 0.5, "tx_power": 0.2,
+            "distance": float(rng.uniform(50, 300)),
+            "deadline": float(deadline_factor * local_at_max * rng.uniform(0.8, 1.2)),
+            "epsilon": epsilon,
+        })
+    return {
+        "name": f"robust-{profile.name}-{devices}dev-s{seed}",
+        "description": f"{devices} Jetson-class devices running {profile.name}, seed {seed}, "
+                       f"deadline factor {deadline_factor}, epsilon {epsilon}",
+        "formulation": "robust",
+        "robust": {"bandwidth": bandwidth, "noise_density_dbm": -174.0, "epsilon": epsilon,
+                   "devices": devs},
     }

@@ -76,11 +76,13 @@ def build(data: RobustData) -> AllocationProblem:
 
 
 def solve(ap: AllocationProblem, options: SolveOptions, solver: str = "clarabel"
-          ) -> tuple[Outcome, np.ndarray | None, np.ndarray | None]:
-    """Solve; returns the outcome and (f in Hz, b in Hz) when a point exists."""
+          ) -> tuple[Outcome, np.ndarray | None, np.ndarray | None, float | None]:
+    """Solve; returns the outcome, f and b in Hz, and the bandwidth price in J/Hz."""
     out = solve_cvxpy(ap.problem, solver, options)
     if not out.has_solution:
-        return out, None, None
+        return out, None, None, None
     f = np.asarray(ap.f.value, dtype=float) * GHZ
     b = np.maximum(np.asarray(ap.b.value, dtype=float), 0.0) * MHZ
-    return out, f, b
+    dual = ap.problem.constraints[-1].dual_value
+    price = None if dual is None else max(float(dual), 0.0) / MHZ
+    return out, f, b, price

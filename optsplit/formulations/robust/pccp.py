@@ -1,12 +1,14 @@
 """The paper's decomposition: convex resource allocation ⇄ partitioning by penalty CCP.
 
-Partition step (clocks f and bandwidths b fixed): x[n, m] ∈ [0, 1], Σ_m x = 1, minimise
-Σ c[n, m]·x[n, m] (energy of each point at the fixed f, b) subject to the chance
-constraint Σ_m μ_m x_m + k·sqrt(Σ_m v_m x_m) ≤ D, and binarity as the DC constraint
-Σ_m (x_m − x_m²) ≤ 0. The concave parts (sqrt, −x²) are replaced by their tangents at the
-current x (an over-estimate, so iterates satisfy the true constraint), slacks are
-penalised with weight τ, and τ grows by μ each iteration (Lipp & Boyd 2016). The LP is a
-DPP CVXPY problem built once; only parameters change between iterations.
+Partition step: x[n, m] ∈ [0, 1], Σ_m x = 1, minimise Σ c[n, m]·x[n, m], where c is each
+point's energy at its best clock, and, once an allocation has been solved, at the bandwidth
+that balances energy against the allocation's bandwidth price (the dual of Σ b ≤ B: a
+Lagrangian decomposition of the coupling), subject to the chance
+constraint, which for one-hot x is the linear row Σ_m L_m x_m ≤ D (L = μ + kσ of each
+point), and binarity as the DC constraint Σ_m (x_m − x_m²) ≤ 0. Its concave part −x² is
+replaced by its tangent at the current x, the slacks are penalised (deadline: a fixed exact
+penalty; binarity: weight τ growing by μ each iteration, Lipp & Boyd 2016) until x is 0/1.
+The LP is a DPP CVXPY problem built once; only parameters change between iterations.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import cvxpy as cp
 import numpy as np
 
 from optsplit.formulations.robust.data import RobustData
-from optsplit.formulations.robust.physics import energy, tx_time
+from optsplit.formulations.robust.kkt import _Batch
+from optsplit.formulations.robust.physics import energy, robust_latency
 from optsplit.solvers.cvxpy_backend import solve_cvxpy
 from optsplit.solvers.options import SolveOptions
 
@@ -28,6 +31,7 @@ class PccpSettings:
     """Penalty CCP parameters: τ₀ (relative to the mean point energy), growth μ, cap, tolerances."""
 
     tau0: float = 0.05
+    deadline_weight: float = 1e4  # exact penalty on relative deadline excess, × mean energy
     growth: float = 1.5
     tau_max: float = 1e5
     max_iterations: int = 60
@@ -49,6 +53,7 @@ class PartitionLP:
     binary_coef: cp.Parameter
     binary_rhs: cp.Parameter
     tau: cp.Parameter
+    deadline_weight: cp.Parameter
     upper: np.ndarray  # 1 where the partition point exists for the device
     iterations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -68,57 +73,76 @@ def build(data: RobustData) -> PartitionLP:
     binary_coef = cp.Parameter((n, width))
     binary_rhs = cp.Parameter(n)
     tau = cp.Parameter(nonneg=True)
+    deadline_weight = cp.Parameter(nonneg=True)
     constraints = [
         x <= upper,
         cp.sum(x, axis=1) == 1,
         cp.sum(cp.multiply(deadline_coef, x), axis=1) <= deadline_rhs + s_dl,
         cp.sum(cp.multiply(binary_coef, x), axis=1) <= binary_rhs + s_bin,
     ]
-    objective = cp.sum(cp.multiply(cost, x)) + tau * (cp.sum(s_dl) + cp.sum(s_bin))
+    objective = (cp.sum(cp.multiply(cost, x)) + deadline_weight * cp.sum(s_dl)
+                 + tau * cp.sum(s_bin))
     return PartitionLP(cp.Problem(cp.Minimize(objective), constraints), x, s_dl, s_bin, cost,
-                       deadline_coef, deadline_rhs, binary_coef, binary_rhs, tau, upper)
+                       deadline_coef, deadline_rhs, binary_coef, binary_rhs, tau,
+                       deadline_weight, upper)
 
 
-def _point_tables(data: RobustData, f: np.ndarray, b: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Energy c, mean time μ and variance v of every (device, point) at fixed f, b."""
+def _point_tables(data: RobustData, b: np.ndarray, price: float | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Cost c and robust latency L = μ + kσ of every (device, point).
+
+    Without a price each point is evaluated at the given bandwidth b; with the bandwidth
+    price λ of the last allocation (the dual of Σ b ≤ B) each point takes the bandwidth
+    minimising energy + λ·b, and c is that Lagrangian cost. Either way each point runs at its
+    best clock (the larger of the one its deadline needs and the energy-minimising one); a
+    point that cannot meet its deadline even at f_max is priced at f_max, its L above D.
+    """
     n = len(data.devices)
     width = max(d.num_points for d in data.devices)
-    c, mu, v = (np.zeros((n, width)) for _ in range(3))
+    sizes = np.array([d.num_points for d in data.devices])
+    parts = np.minimum(np.arange(width)[:, None], sizes[None, :] - 1)  # (width, N)
+    batch = _Batch(data, parts)
+    if price is None:
+        bw = np.array(np.broadcast_to(b, parts.shape), dtype=float)
+        charge = np.zeros_like(bw)
+    else:
+        lo = batch.min_bandwidth()
+        usable = np.isfinite(lo)
+        bw = batch.best_bandwidth(np.where(usable, lo, 0.0), np.full_like(lo, price))
+        bw = np.where(usable, bw, np.broadcast_to(b, parts.shape))
+        charge = price * bw
+    f, ok = batch.clock(bw)
+    f = np.where(ok, f, batch.f_max)
+    c, L = np.full((n, width), np.inf), np.full((n, width), np.inf)
     for i, d in enumerate(data.devices):
         k = slice(0, d.num_points)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            local = np.where(d.a > 0, d.a / f[i], 0.0)
-        tx = tx_time(d.bits, np.full(d.num_points, b[i]), d.snr_per_hz)
-        c[i, k] = energy(d.a, d.bits, f[i], b[i], d.kappa, d.static_power, d.tx_power,
-                         d.snr_per_hz)
-        mu[i, k] = local + tx + d.mu_e
-        v[i, k] = (d.s / f[i]) ** 2 + d.var_e
-    return c, mu, v
+        fi, bi = f[:d.num_points, i], bw[:d.num_points, i]
+        c[i, k] = energy(d.a, d.bits, fi, bi, d.kappa, d.static_power, d.tx_power,
+                         d.snr_per_hz) + charge[:d.num_points, i]
+        L[i, k] = robust_latency(d.a, d.s, d.mu_e, d.var_e, d.bits, fi, bi, d.snr_per_hz,
+                                 d.margin)
+    return c, L
 
 
-def partition(lp: PartitionLP, data: RobustData, f: np.ndarray, b: np.ndarray,
+def partition(lp: PartitionLP, data: RobustData, b: np.ndarray, price: float | None,
               settings: PccpSettings, options: SolveOptions) -> tuple[np.ndarray, int]:
     """Run penalty CCP from the relaxation; returns the 0/1 partition and the iteration count."""
-    c, mu, v = _point_tables(data, f, b)
-    big = 1e3 * np.nanmax(np.where(np.isfinite(c), c, np.nan)) if np.isfinite(c).any() else 1e6
-    mu = np.where(np.isfinite(mu), mu, 1e6)  # a point that cannot send is made unattractive
-    c = np.where(np.isfinite(c), c, big)
-    lp.cost.value = c * lp.upper
-    margin = np.array([d.margin for d in data.devices])
+    c, L = _point_tables(data, b, price)
+    finite = np.isfinite(c) & (lp.upper > 0)
+    scale = float(np.mean(c[finite])) if finite.any() else 1.0
+    lp.cost.value = np.where(np.isfinite(c), c, 1e3 * scale) * lp.upper
     deadline = np.array([d.deadline for d in data.devices])
+    # one-hot x makes Σ_m x_m·sqrt(v_m) equal sqrt(Σ_m x_m v_m): the chance constraint is the
+    # linear row Σ_m x_m L_m ≤ D (scaled by 1/D); binarity is the only concave part left
+    lp.deadline_coef.value = np.where(np.isfinite(L), L, 1e3) / deadline[:, None] * lp.upper
+    lp.deadline_rhs.value = np.ones(len(deadline))
+    lp.deadline_weight.value = settings.deadline_weight * scale
     x = lp.upper / lp.upper.sum(axis=1, keepdims=True)  # start from the uniform mixture
-    scale = float(np.mean(c[lp.upper > 0]))
     tau = settings.tau0 * scale
     iterations = 0
     previous = np.inf
     for iterations in range(1, settings.max_iterations + 1):
-        total_var = np.maximum((v * x).sum(axis=1), 1e-30)
-        root = np.sqrt(total_var)
-        # tangent of k·sqrt(v·x) at x: k·root + k·v·(x' − x)/(2·root)
-        lp.deadline_coef.value = (mu + (margin / (2 * root))[:, None] * v) * lp.upper
-        lp.deadline_rhs.value = deadline - margin * root / 2
-        # tangent of Σ(x − x²): Σ (1 − 2x)·x' + Σ x²  ≤ slack
+        # tangent of Σ(x − x²) at x: Σ (1 − 2x)·x' + Σ x²  ≤ slack
         lp.binary_coef.value = (1 - 2 * x) * lp.upper
         lp.binary_rhs.value = -(x**2).sum(axis=1)
         lp.tau.value = tau
@@ -127,7 +151,7 @@ def partition(lp: PartitionLP, data: RobustData, f: np.ndarray, b: np.ndarray,
             break
         x = np.clip(np.asarray(lp.x.value), 0.0, 1.0) * lp.upper
         slack = float(np.sum(lp.slack_deadline.value) + np.sum(lp.slack_binary.value))
-        value = float(np.sum(c * x))
+        value = float(np.sum(lp.cost.value * x))
         lp.iterations.append({"pccp_iteration": iterations, "tau": tau, "energy": value,
                               "slack": slack,
                               "max_fraction": float(np.max(np.minimum(x, 1 - x)))})

@@ -36,10 +36,10 @@ def inverse_clock_needed(a: np.ndarray, s: np.ndarray, var_e: np.ndarray, k: np.
     """
     a, s, var_e, k, budget = np.broadcast_arrays(*(np.asarray(x, dtype=float)
                                                    for x in (a, s, var_e, k, budget)))
-    A = k**2 * s**2 - a**2
-    B = 2 * a * budget
-    C = k**2 * var_e - budget**2
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        A = k**2 * s**2 - a**2
+        B = 2 * a * budget
+        C = k**2 * var_e - budget**2
         disc = np.sqrt(np.maximum(B**2 - 4 * A * C, 0.0))
         # the root with budget − a·u ≥ 0: numerically stable form of (−B + disc)/(2A)
         quad = np.where(np.abs(A) > 1e-300, 2 * (-C) / (B + disc), -C / B)
