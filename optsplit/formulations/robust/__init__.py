@@ -152,8 +152,15 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
             line = f"outer {outer}: allocation for partition {parts.tolist()} is infeasible"
             lines.append(line)
             log.info(line)
-            break
-        energy = float(out.objective)
+            fallback = pccp.least_bandwidth_partition(data)
+            if best is not None or np.array_equal(fallback, parts):
+                break
+            parts = fallback  # restart from the partition needing the least bandwidth
+            continue
+        settled = kkt.settle(data, parts, b_new)
+        if settled.feasible[0]:  # exact clocks for the solver's bandwidths
+            f_new, b_new = settled.f[0], settled.b[0]
+        energy = float(settled.energy[0]) if settled.feasible[0] else float(out.objective)
         improved = best is None or energy < best[0] * (1 - 1e-9)
         if improved:
             best = (energy, parts.copy(), f_new, b_new)

@@ -136,3 +136,20 @@ def allocate(data: RobustData, parts: np.ndarray) -> Allocation:
     feasible &= ok.all(axis=1) & (b.sum(axis=1) <= batch.B * (1 + 1e-9))
     total_energy = np.where(feasible, e.sum(axis=1), np.inf)
     return Allocation(total_energy, feasible, f, b)
+
+
+def settle(data: RobustData, parts: np.ndarray, b: np.ndarray) -> Allocation:
+    """Make a solver's (approximate) bandwidths exactly feasible for one partition vector:
+    scale them onto the budget and give every device its best clock for its bandwidth.
+
+    Interior-point solutions meet constraints only to ~1e-8; this projection turns them into
+    plans the evaluator accepts to 1e-9, at an energy within the solver's tolerance.
+    """
+    batch = _Batch(data, np.atleast_2d(parts))
+    b = np.where(batch.sends, np.atleast_2d(b), 0.0)
+    b = b * min(1.0, batch.B / max(float(b.sum()), 1e-300))
+    f, ok = batch.clock(b)
+    e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power,
+               batch.snr_per_hz)
+    feasible = ok.all(axis=1)
+    return Allocation(np.where(feasible, e.sum(axis=1), np.inf), feasible, f, b)

@@ -160,3 +160,13 @@ def partition(lp: PartitionLP, data: RobustData, b: np.ndarray, price: float | N
         previous = value
         tau = min(settings.growth * tau, settings.tau_max * scale)
     return np.argmax(x, axis=1), iterations
+
+
+def least_bandwidth_partition(data: RobustData) -> np.ndarray:
+    """Per device the split point needing the least bandwidth at f_max: a feasible partition
+    vector whenever any exists (Σ of those minima ≤ B is exactly the feasibility test)."""
+    width = max(d.num_points for d in data.devices)
+    sizes = np.array([d.num_points for d in data.devices])
+    parts = np.minimum(np.arange(width)[:, None], sizes[None, :] - 1)
+    need = _Batch(data, parts).min_bandwidth()
+    return np.argmin(need, axis=0)
