@@ -6,7 +6,22 @@ from optsplit.problem import CheckReport, Evaluation, check, formulations, solve
 from optsplit.result import Result, SolutionStatus, Status, Termination
 
 __version__ = "0.1.0"
-__all__ = ["CheckReport", "Evaluation", "InputError", "Instance", "OptsplitError", "Result",
-           "SolutionStatus", "SolverUnavailableError", "Status", "Termination",
-           "UnknownNameError", "check", "formulations", "from_dict", "load", "load_profile",
-           "solve"]
+__all__ = [
+    "CheckReport",
+    "Evaluation",
+    "InputError",
+    "Instance",
+    "OptsplitError",
+    "Result",
+    "SolutionStatus",
+    "SolverUnavailableError",
+    "Status",
+    "Termination",
+    "UnknownNameError",
+    "check",
+    "formulations",
+    "from_dict",
+    "load",
+    "load_profile",
+    "solve",
+]

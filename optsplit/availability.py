@@ -40,6 +40,5 @@ def method_rows() -> list[MethodRow]:
         for name, method in form.methods().items():
             for backend in method.backends or ("-",):
                 ok, why = backend_status(backend)
-                rows.append(MethodRow(key, name, method.kind, backend, ok, why,
-                                      method.description))
+                rows.append(MethodRow(key, name, method.kind, backend, ok, why, method.description))
     return rows

@@ -14,8 +14,11 @@ from rich.table import Table
 from optsplit.errors import InputError, OptsplitError
 from optsplit.result import Result, Status
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Optimization models for split (collaborative) DNN inference.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Optimization models for split (collaborative) DNN inference.",
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -40,18 +43,25 @@ def solve(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="show the solver log")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
-    write_model: Annotated[Path | None, typer.Option("--write-model",
-                                                     help=".lp, .mps or .nl")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output",
-                                                help="write the result JSON here")] = None,
+    write_model: Annotated[Path | None, typer.Option("--write-model", help=".lp, .mps or .nl")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write the result JSON here")] = None,
 ) -> None:
     """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
     import optsplit
 
     inst = optsplit.load(file)
-    result = optsplit.solve(inst, formulation, solver, backend=backend, time_limit=time_limit,
-                            mip_gap=mip_gap, threads=threads, seed=seed, verbose=verbose,
-                            write_model=write_model)
+    result = optsplit.solve(
+        inst,
+        formulation,
+        solver,
+        backend=backend,
+        time_limit=time_limit,
+        mip_gap=mip_gap,
+        threads=threads,
+        seed=seed,
+        verbose=verbose,
+        write_model=write_model,
+    )
     if output is not None:
         output.write_text(result.to_json())
     if as_json:
@@ -64,10 +74,15 @@ def solve(
 def _print_result(result: Result) -> None:
     table = Table(show_header=False, box=None)
     rows: list[tuple[str, Any]] = [
-        ("formulation", result.formulation), ("solver", f"{result.solver} ({result.backend})"),
-        ("status", f"{result.status.value}  [termination {result.termination.value}, "
-                   f"solution {result.solution_status.value}]"),
-        ("objective", result.objective), ("bound", result.bound),
+        ("formulation", result.formulation),
+        ("solver", f"{result.solver} ({result.backend})"),
+        (
+            "status",
+            f"{result.status.value}  [termination {result.termination.value}, "
+            f"solution {result.solution_status.value}]",
+        ),
+        ("objective", result.objective),
+        ("bound", result.bound),
         ("gap", None if result.gap is None else f"{result.gap:.3g}"),
         ("runtime", f"{result.runtime:.4f} s"),
     ]
@@ -87,8 +102,9 @@ def check(
     plan: Annotated[Path, typer.Argument(help="result or plan JSON (from solve --output)")],
     formulation: Annotated[str | None, typer.Option("-f", "--formulation")] = None,
     rel_tol: Annotated[float, typer.Option("--rel-tol")] = 1e-6,
-    simulate: Annotated[int, typer.Option(
-        "--simulate", help="robust: Monte Carlo samples per device and law (0 = none)")] = 0,
+    simulate: Annotated[
+        int, typer.Option("--simulate", help="robust: Monte Carlo samples per device and law (0 = none)")
+    ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="seed of the simulation")] = 0,
 ) -> None:
     """Re-evaluate a plan from the instance alone; exit 1 on any violation or mismatch.
@@ -137,8 +153,7 @@ def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int) -> bool:
     report = simulate(inst, plan, samples, seed)
     table = Table("device", "epsilon", *DISTRIBUTIONS, title=f"violation rate, {samples} samples")
     for device, laws in report.rates.items():
-        table.add_row(device, f"{report.epsilon[device]:.3g}",
-                      *(f"{laws[law]:.4f}" for law in DISTRIBUTIONS))
+        table.add_row(device, f"{report.epsilon[device]:.3g}", *(f"{laws[law]:.4f}" for law in DISTRIBUTIONS))
     out.print(table)
     for message in report.broken():
         typer.echo(f"violation: {message}", err=True)
@@ -152,15 +167,18 @@ def list_() -> None:
     from optsplit.problem import formulations
 
     for key, form in formulations().items():
-        typer.echo(f"{key}: {form.title}\n  {form.reference}\n  objective: "
-                   f"{form.objective_name}; default solver: {form.default_method}")
+        typer.echo(
+            f"{key}: {form.title}\n  {form.reference}\n  objective: "
+            f"{form.objective_name}; default solver: {form.default_method}"
+        )
     table = Table("formulation", "solver", "kind", "back-ends (first = default)", "description")
     grouped: dict[tuple[str, str], list[Any]] = {}
     for row in method_rows():
         grouped.setdefault((row.formulation, row.method), []).append(row)
     for (key, method), rows in grouped.items():
-        backends = ", ".join(r.backend if r.available else f"{r.backend} (unavailable: {r.reason})"
-                             for r in rows)
+        backends = ", ".join(
+            r.backend if r.available else f"{r.backend} (unavailable: {r.reason})" for r in rows
+        )
         table.add_row(key, method, rows[0].kind, backends, rows[0].description)
     out.print(table)
 
@@ -192,17 +210,14 @@ def bench(
 @app.command()
 def generate(
     kind: Annotated[str, typer.Argument(help="tiered, geometric, grid (routing) or robust")],
-    nodes: Annotated[int, typer.Option("--nodes", "-n", help="nodes, or devices for robust")]
-    = 20,
+    nodes: Annotated[int, typer.Option("--nodes", "-n", help="nodes, or devices for robust")] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    profile: Annotated[str, typer.Option("--profile", help="architecture name or profile file")]
-    = "alexnet",
-    deadline_factor: Annotated[float, typer.Option(
-        "--deadline-factor", help="robust: deadline / all-local mean time at f_max")] = 1.0,
-    epsilon: Annotated[float, typer.Option("--epsilon", help="robust: violation probability")]
-    = 0.05,
-    bandwidth: Annotated[float, typer.Option("--bandwidth", help="robust: total uplink, Hz")]
-    = 20e6,
+    profile: Annotated[str, typer.Option("--profile", help="architecture name or profile file")] = "alexnet",
+    deadline_factor: Annotated[
+        float, typer.Option("--deadline-factor", help="robust: deadline / all-local mean time at f_max")
+    ] = 1.0,
+    epsilon: Annotated[float, typer.Option("--epsilon", help="robust: violation probability")] = 0.05,
+    bandwidth: Annotated[float, typer.Option("--bandwidth", help="robust: total uplink, Hz")] = 20e6,
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("instance.toml"),
 ) -> None:
     """Write a random instance (reproducible from the seed)."""
@@ -215,18 +230,26 @@ def generate(
 
     if Path(profile).exists():
         loaded = load_profile(profile)  # validate now, with a clear message
-        ref: str | dict[str, Any] = os.path.relpath(Path(profile).resolve(),
-                                                    output.resolve().parent)
+        ref: str | dict[str, Any] = os.path.relpath(Path(profile).resolve(), output.resolve().parent)
     elif profile in ARCHITECTURES:
         loaded = ARCHITECTURES[profile]()
         ref = profile_to_dict(loaded)
     else:
-        raise InputError(f"'{profile}' is neither a known architecture "
-                         f"({', '.join(ARCHITECTURES)}) nor a profile file", path="--profile")
+        raise InputError(
+            f"'{profile}' is neither a known architecture ({', '.join(ARCHITECTURES)}) nor a profile file",
+            path="--profile",
+        )
     try:
         if kind == "robust":
-            doc = robust_instance(loaded, ref, nodes, seed, deadline_factor=deadline_factor,
-                                  epsilon=epsilon, bandwidth=bandwidth)
+            doc = robust_instance(
+                loaded,
+                ref,
+                nodes,
+                seed,
+                deadline_factor=deadline_factor,
+                epsilon=epsilon,
+                bandwidth=bandwidth,
+            )
             size = f"{nodes} devices"
         else:
             doc = routing_instance(kind, nodes, seed, ref)
@@ -258,8 +281,9 @@ def arch(
 def profile(
     name: Annotated[str, typer.Argument(help="architecture: alexnet, vgg16, resnet18, …")],
     output: Annotated[Path, typer.Option("-o", "--output")],
-    processor: Annotated[str, typer.Option("--processor",
-                                           help="key the times are stored under")] = "host-cpu",
+    processor: Annotated[
+        str, typer.Option("--processor", help="key the times are stored under")
+    ] = "host-cpu",
     repeats: Annotated[int, typer.Option("--repeats")] = 100,
     warmup: Annotated[int, typer.Option("--warmup")] = 10,
     threads: Annotated[int, typer.Option("--threads")] = 1,
@@ -277,8 +301,15 @@ def profile(
         raise UnknownNameError("architecture", name, list(BY_NAME))
     with Progress(console=err) as bar:
         task = bar.add_task(f"timing {name}", total=repeats)
-        measured = measure(BY_NAME[name], processor, repeats, warmup, threads, seed,
-                           lambda done, _total: bar.update(task, completed=done))
+        measured = measure(
+            BY_NAME[name],
+            processor,
+            repeats,
+            warmup,
+            threads,
+            seed,
+            lambda done, _total: bar.update(task, completed=done),
+        )
     dump_document(profile_to_dict(measured), output)
     total = sum(layer.time[processor].mean for layer in measured.layers)
     typer.echo(f"wrote {output}: {measured.depth} blocks, {total * 1e3:.2f} ms per inference")

@@ -55,8 +55,7 @@ def tiered(num_nodes: int, rng: np.random.Generator) -> dict[str, Any]:
     return {"kind": "tiered", "nodes": nodes, "links": links}
 
 
-def _from_graph(graph: nx.Graph, rng: np.random.Generator, kind: str,
-                pos: dict[Any, Any]) -> dict[str, Any]:
+def _from_graph(graph: nx.Graph, rng: np.random.Generator, kind: str, pos: dict[Any, Any]) -> dict[str, Any]:
     """Label nodes n0…; every node computes (devices mostly, a few edge servers)."""
     names = {v: f"n{i}" for i, v in enumerate(graph.nodes)}
     nodes = []
@@ -64,8 +63,7 @@ def _from_graph(graph: nx.Graph, rng: np.random.Generator, kind: str,
         is_edge = rng.random() < 0.1
         speed = rng.uniform(1, 3) * TFLOPS if is_edge else rng.uniform(10, 50) * GFLOPS
         x, y = pos[v]
-        nodes.append(_node(names[v], "edge" if is_edge else "device", speed,
-                           x=float(x), y=float(y)))
+        nodes.append(_node(names[v], "edge" if is_edge else "device", speed, x=float(x), y=float(y)))
     links = []
     for u, v in graph.edges:
         dist = math.dist(pos[u], pos[v])
@@ -107,13 +105,13 @@ def network(kind: str, num_nodes: int, seed: int) -> dict[str, Any]:
     return doc
 
 
-def routing_instance(kind: str, num_nodes: int, seed: int, profile: str | dict[str, Any],
-                     name: str | None = None) -> dict[str, Any]:
+def routing_instance(
+    kind: str, num_nodes: int, seed: int, profile: str | dict[str, Any], name: str | None = None
+) -> dict[str, Any]:
     """A routing instance: the job starts and ends at one device (drawn with the seed)."""
     net = network(kind, num_nodes, seed)
     rng = np.random.default_rng(seed + 1)
-    devices = [n["name"] for n in net["nodes"] if n["kind"] == "device"] or \
-        [n["name"] for n in net["nodes"]]
+    devices = [n["name"] for n in net["nodes"] if n["kind"] == "device"] or [n["name"] for n in net["nodes"]]
     src = devices[int(rng.integers(len(devices)))]
     return {
         "name": name or f"{kind}-{len(net['nodes'])}-s{seed}",
@@ -134,36 +132,55 @@ KAPPA = 5.0 / JETSON_F_MAX**3
 LOCAL_SCALE, SERVER_SCALE = 2.0, 0.05
 
 
-def robust_instance(profile: Profile, profile_ref: str | dict[str, Any], devices: int,
-                    seed: int, processor: str = "host-cpu", host_clock: float = 2.6e9,
-                    deadline_factor: float = 1.0, epsilon: float = 0.05,
-                    bandwidth: float = 20e6) -> dict[str, Any]:
+def robust_instance(
+    profile: Profile,
+    profile_ref: str | dict[str, Any],
+    devices: int,
+    seed: int,
+    processor: str = "host-cpu",
+    host_clock: float = 2.6e9,
+    deadline_factor: float = 1.0,
+    epsilon: float = 0.05,
+    bandwidth: float = 20e6,
+) -> dict[str, Any]:
     """N devices running ``profile``; deadline = factor × the all-local mean time at f_max."""
     if devices < 1:
         raise ValueError("need at least one device")
     missing = [layer.name for layer in profile.layers if processor not in layer.time]
     if missing:
-        raise ValueError(f"profile '{profile.name}' has no '{processor}' times for "
-                         f"{', '.join(missing[:3])}: measure it with `optsplit profile`")
+        raise ValueError(
+            f"profile '{profile.name}' has no '{processor}' times for "
+            f"{', '.join(missing[:3])}: measure it with `optsplit profile`"
+        )
     rng = np.random.default_rng(seed)
-    local_at_max = sum(layer.time[processor].mean for layer in profile.layers) \
-        * LOCAL_SCALE * host_clock / JETSON_F_MAX
+    local_at_max = (
+        sum(layer.time[processor].mean for layer in profile.layers) * LOCAL_SCALE * host_clock / JETSON_F_MAX
+    )
     devs = []
     for i in range(devices):
-        devs.append({
-            "name": f"dev{i}", "profile": profile_ref, "processor": processor,
-            "server_processor": processor, "f_min": JETSON_F_MIN, "f_max": JETSON_F_MAX,
-            "f_ref": host_clock, "local_scale": LOCAL_SCALE, "server_scale": SERVER_SCALE,
-            "kappa": KAPPA, "static_power": 0.5, "tx_power": 0.2,
-            "distance": float(rng.uniform(50, 300)),
-            "deadline": float(deadline_factor * local_at_max * rng.uniform(0.8, 1.2)),
-            "epsilon": epsilon,
-        })
+        devs.append(
+            {
+                "name": f"dev{i}",
+                "profile": profile_ref,
+                "processor": processor,
+                "server_processor": processor,
+                "f_min": JETSON_F_MIN,
+                "f_max": JETSON_F_MAX,
+                "f_ref": host_clock,
+                "local_scale": LOCAL_SCALE,
+                "server_scale": SERVER_SCALE,
+                "kappa": KAPPA,
+                "static_power": 0.5,
+                "tx_power": 0.2,
+                "distance": float(rng.uniform(50, 300)),
+                "deadline": float(deadline_factor * local_at_max * rng.uniform(0.8, 1.2)),
+                "epsilon": epsilon,
+            }
+        )
     return {
         "name": f"robust-{profile.name}-{devices}dev-s{seed}",
         "description": f"{devices} Jetson-class devices running {profile.name}, seed {seed}, "
-                       f"deadline factor {deadline_factor}, epsilon {epsilon}",
+        f"deadline factor {deadline_factor}, epsilon {epsilon}",
         "formulation": "robust",
-        "robust": {"bandwidth": bandwidth, "noise_density_dbm": -174.0, "epsilon": epsilon,
-                   "devices": devs},
+        "robust": {"bandwidth": bandwidth, "noise_density_dbm": -174.0, "epsilon": epsilon, "devices": devs},
     }

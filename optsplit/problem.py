@@ -79,9 +79,11 @@ def resolve_formulation(instance: Instance, key: str | None) -> Formulation:
     """The formulation asked for, else the instance's default."""
     chosen = key or instance.formulation
     if chosen is None:
-        raise InputError("no formulation given and the instance names none "
-                         "(add `formulation = \"…\"` or pass one)", source=instance.source,
-                         path="formulation")
+        raise InputError(
+            'no formulation given and the instance names none (add `formulation = "…"` or pass one)',
+            source=instance.source,
+            path="formulation",
+        )
     return get_formulation(chosen)
 
 
@@ -113,8 +115,15 @@ def solve(
     if backend is not None and backend not in method.backends:
         raise UnknownNameError(f"back-end for '{form.key}/{name}'", backend, list(method.backends))
     try:
-        options = SolveOptions(time_limit, mip_gap, threads, seed, verbose,
-                               Path(write_model) if write_model else None, dict(extra))
+        options = SolveOptions(
+            time_limit,
+            mip_gap,
+            threads,
+            seed,
+            verbose,
+            Path(write_model) if write_model else None,
+            dict(extra),
+        )
     except ValueError as exc:
         raise InputError(str(exc), path="options") from None
     data = form.prepare(instance)
@@ -145,8 +154,10 @@ class CheckReport:
     def messages(self) -> list[str]:
         out = list(self.evaluation.violations)
         if not self.agrees:
-            out.append(f"claimed objective {self.claimed!r} differs from the evaluator's "
-                       f"{self.evaluation.objective!r}")
+            out.append(
+                f"claimed objective {self.claimed!r} differs from the evaluator's "
+                f"{self.evaluation.objective!r}"
+            )
         return out
 
 
@@ -157,6 +168,8 @@ def check(
     rel_tol: float = 1e-6,
 ) -> CheckReport:
     """Re-evaluate a Result's plan (or a bare plan / result dict) from the instance alone."""
+    plan: Mapping[str, Any] | None
+    key: str | None
     if isinstance(result, Result):
         plan, claimed, key = result.plan, result.objective, formulation or result.formulation
     else:

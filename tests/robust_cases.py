@@ -16,20 +16,44 @@ def random_robust_doc(seed: int, devices: int = 3, layers: int = 4) -> dict[str,
         sizes[-1] = 4e3
         means = rng.uniform(0.003, 0.02, layers)
         profile = {
-            "name": f"chain{i}", "input_bytes": float(rng.uniform(1e5, 6e5)),
-            "layers": [{"name": f"L{j + 1}", "flops": 1e8, "output_bytes": float(sizes[j]),
-                        "time": {"dev": {"mean": float(means[j]),
-                                         "var": float((rng.uniform(0.02, 0.2) * means[j]) ** 2)},
-                                 "srv": {"mean": float(means[j] / 10),
-                                         "var": float((0.05 * means[j] / 10) ** 2)}}}
-                       for j in range(layers)],
+            "name": f"chain{i}",
+            "input_bytes": float(rng.uniform(1e5, 6e5)),
+            "layers": [
+                {
+                    "name": f"L{j + 1}",
+                    "flops": 1e8,
+                    "output_bytes": float(sizes[j]),
+                    "time": {
+                        "dev": {
+                            "mean": float(means[j]),
+                            "var": float((rng.uniform(0.02, 0.2) * means[j]) ** 2),
+                        },
+                        "srv": {"mean": float(means[j] / 10), "var": float((0.05 * means[j] / 10) ** 2)},
+                    },
+                }
+                for j in range(layers)
+            ],
         }
         local = float(means.sum())
-        devs.append({"name": f"d{i}", "profile": profile, "processor": "dev",
-                     "server_processor": "srv", "f_min": 2e8, "f_max": 1.9e9, "f_ref": 1.9e9,
-                     "kappa": 7.3e-28, "static_power": float(rng.uniform(0, 1)),
-                     "tx_power": 0.2, "distance": float(rng.uniform(50, 300)),
-                     "deadline": float(local * rng.uniform(1.2, 2.4)),
-                     "epsilon": float(rng.choice([0.02, 0.05, 0.1]))})
-    return {"name": f"random-{seed}", "formulation": "robust",
-            "robust": {"bandwidth": float(rng.uniform(1e6, 6e6)), "devices": devs}}
+        devs.append(
+            {
+                "name": f"d{i}",
+                "profile": profile,
+                "processor": "dev",
+                "server_processor": "srv",
+                "f_min": 2e8,
+                "f_max": 1.9e9,
+                "f_ref": 1.9e9,
+                "kappa": 7.3e-28,
+                "static_power": float(rng.uniform(0, 1)),
+                "tx_power": 0.2,
+                "distance": float(rng.uniform(50, 300)),
+                "deadline": float(local * rng.uniform(1.2, 2.4)),
+                "epsilon": float(rng.choice([0.02, 0.05, 0.1])),
+            }
+        )
+    return {
+        "name": f"random-{seed}",
+        "formulation": "robust",
+        "robust": {"bandwidth": float(rng.uniform(1e6, 6e6)), "devices": devs},
+    }

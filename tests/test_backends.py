@@ -16,15 +16,20 @@ INF = np.inf
 
 
 def model(c, rows, lo, hi, col_lo, col_hi, integer) -> LinearModel:
-    return LinearModel(np.array(c, float), sp.csr_matrix(np.array(rows, float)),
-                       np.array(lo, float), np.array(hi, float), np.array(col_lo, float),
-                       np.array(col_hi, float), np.array(integer, bool))
+    return LinearModel(
+        np.array(c, float),
+        sp.csr_matrix(np.array(rows, float)),
+        np.array(lo, float),
+        np.array(hi, float),
+        np.array(col_lo, float),
+        np.array(col_hi, float),
+        np.array(integer, bool),
+    )
 
 
 def knapsack() -> LinearModel:
     # max 5a + 4b + 3c s.t. 2a + 3b + c <= 5, 4a + b + 2c <= 11, binary -> a = b = 1, value 9
-    return model([-5, -4, -3], [[2, 3, 1], [4, 1, 2]], [-INF, -INF], [5, 11], [0, 0, 0],
-                 [1, 1, 1], [1, 1, 1])
+    return model([-5, -4, -3], [[2, 3, 1], [4, 1, 2]], [-INF, -INF], [5, 11], [0, 0, 0], [1, 1, 1], [1, 1, 1])
 
 
 @pytest.mark.parametrize("backend", MIP)
@@ -69,8 +74,7 @@ def test_highs_time_limit_keeps_the_start() -> None:
     rng = np.random.default_rng(0)
     n, m = 60, 6
     A = rng.integers(1, 100, size=(m, n))
-    lp = model(-rng.integers(1, 100, size=n), A, [-INF] * m, A.sum(axis=1) // 2,
-               [0] * n, [1] * n, [1] * n)
+    lp = model(-rng.integers(1, 100, size=n), A, [-INF] * m, A.sum(axis=1) // 2, [0] * n, [1] * n, [1] * n)
     out = solve_linear(lp, "highs", SolveOptions(time_limit=0.05), start=np.zeros(n))
     assert out.termination is Termination.TIME_LIMIT
     assert out.solution_status is SolutionStatus.FEASIBLE
@@ -79,7 +83,7 @@ def test_highs_time_limit_keeps_the_start() -> None:
 
 
 def test_unknown_backend_and_integer_on_clarabel() -> None:
-    with pytest.raises(UnknownNameError, match="known: .*highs"):
+    with pytest.raises(UnknownNameError, match=r"known: .*highs"):
         solve_linear(knapsack(), "gurobi", SolveOptions())
     with pytest.raises(SolverUnavailableError, match="cannot solve integer"):
         solve_linear(knapsack(), "cvxpy-clarabel", SolveOptions())

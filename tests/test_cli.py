@@ -57,8 +57,9 @@ def test_solve_json_output(monkeypatch, capsys, tmp_path, line_doc) -> None:
 @pytest.mark.parametrize("suffix", [".lp", ".mps", ".nl"])
 def test_write_model(monkeypatch, capsys, tmp_path, line_doc, suffix) -> None:
     model = tmp_path / f"model{suffix}"
-    code, _, _ = run(monkeypatch, capsys, "solve", str(write(tmp_path, line_doc)), "-s", "lp",
-                     "--write-model", str(model))
+    code, _, _ = run(
+        monkeypatch, capsys, "solve", str(write(tmp_path, line_doc)), "-s", "lp", "--write-model", str(model)
+    )
     assert code == EXIT_OK and model.stat().st_size > 100
 
 
@@ -76,29 +77,36 @@ def _bad(doc_change, line_doc):
 
 
 BAD_INPUTS = [
-    (lambda d: d["network"]["links"][1].update(rate=-5.0),
-     "network.links[1].rate: expected a number > 0, got -5.0"),
-    (lambda d: d["network"]["links"][0].update(rate=float("nan")),
-     "network.links[0].rate: expected a finite number, got NaN or infinity"),
-    (lambda d: d["network"]["links"][0].pop("rate"),
-     "network.links[0]: missing required field 'rate'"),
-    (lambda d: d["network"]["links"][0].update(dst="mars"),
-     "network.links[0].dst: unknown node 'mars'"),
+    (
+        lambda d: d["network"]["links"][1].update(rate=-5.0),
+        "network.links[1].rate: expected a number > 0, got -5.0",
+    ),
+    (
+        lambda d: d["network"]["links"][0].update(rate=float("nan")),
+        "network.links[0].rate: expected a finite number, got NaN or infinity",
+    ),
+    (lambda d: d["network"]["links"][0].pop("rate"), "network.links[0]: missing required field 'rate'"),
+    (lambda d: d["network"]["links"][0].update(dst="mars"), "network.links[0].dst: unknown node 'mars'"),
     (lambda d: d["job"].update(source="venus"), "job.source: unknown node 'venus'"),
-    (lambda d: d["job"]["profile"]["layers"][0].update(flops="many"),
-     "job.profile.layers[0].flops: expected number, got str 'many'"),
-    (lambda d: d["network"]["nodes"].append({"name": "dev"}),
-     "network.nodes[3].name: duplicate node name 'dev'"),
-    (lambda d: d["network"]["links"].append({"src": "ap", "dst": "dev", "rate": 1.0}),
-     "network.links[2]: duplicate link ap->dev"),
+    (
+        lambda d: d["job"]["profile"]["layers"][0].update(flops="many"),
+        "job.profile.layers[0].flops: expected number, got str 'many'",
+    ),
+    (
+        lambda d: d["network"]["nodes"].append({"name": "dev"}),
+        "network.nodes[3].name: duplicate node name 'dev'",
+    ),
+    (
+        lambda d: d["network"]["links"].append({"src": "ap", "dst": "dev", "rate": 1.0}),
+        "network.links[2]: duplicate link ap->dev",
+    ),
     (lambda d: d.update(colour="blue"), "unknown field: 'colour' was unexpected"),
     (lambda d: d["job"].update(profile="nowhere.toml"), "job.profile: profile file 'nowhere.toml' not found"),
 ]
 
 
 @pytest.mark.parametrize(("change", "message"), BAD_INPUTS)
-def test_bad_input_names_file_and_field(monkeypatch, capsys, tmp_path, line_doc, change,
-                                        message) -> None:
+def test_bad_input_names_file_and_field(monkeypatch, capsys, tmp_path, line_doc, change, message) -> None:
     change(line_doc)
     path = write(tmp_path, line_doc)
     code, _, err = run(monkeypatch, capsys, "solve", str(path))
@@ -110,7 +118,7 @@ def test_bad_input_names_file_and_field(monkeypatch, capsys, tmp_path, line_doc,
 def test_malformed_files(monkeypatch, capsys, tmp_path) -> None:
     for name, text, expected in (
         ("a.toml", "name = 'x'\n[network\n", "malformed TOML"),
-        ("b.json", "{\"name\": ", "malformed JSON"),
+        ("b.json", '{"name": ', "malformed JSON"),
         ("c.yaml", "name: [unclosed\n", "malformed YAML"),
         ("d.txt", "", "unknown file type '.txt'"),
     ):
@@ -136,7 +144,7 @@ def test_json_and_yaml_load_like_toml(tmp_path, line_doc) -> None:
 def test_unknown_names_on_cli(monkeypatch, capsys, tmp_path, line_doc) -> None:
     path = str(write(tmp_path, line_doc))
     code, _, err = run(monkeypatch, capsys, "solve", path, "-f", "teleport")
-    assert code == EXIT_INPUT and "unknown formulation 'teleport'; known: routing" in err
+    assert code == EXIT_INPUT and "unknown formulation 'teleport'; known: robust, routing" in err
     code, _, err = run(monkeypatch, capsys, "solve", path, "-s", "gurobi")
     assert code == EXIT_INPUT and "unknown solver for 'routing' 'gurobi'" in err
     code, _, err = run(monkeypatch, capsys, "solve", path, "--time-limit", "-3")
@@ -153,8 +161,20 @@ def test_list_generate_arch_schema(monkeypatch, capsys, tmp_path) -> None:
     code, out, _ = run(monkeypatch, capsys, "list")
     assert code == EXIT_OK and "dijkstra" in out and "pyomo-scip" in out
     target = tmp_path / "g.toml"
-    code, out, _ = run(monkeypatch, capsys, "generate", "geometric", "-n", "12", "--seed", "3",
-                       "--profile", str(INSTANCES / "profiles" / "alexnet.toml"), "-o", str(target))
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "generate",
+        "geometric",
+        "-n",
+        "12",
+        "--seed",
+        "3",
+        "--profile",
+        str(INSTANCES / "profiles" / "alexnet.toml"),
+        "-o",
+        str(target),
+    )
     assert code == EXIT_OK and "12 nodes" in out
     code, out, _ = run(monkeypatch, capsys, "solve", str(target))
     assert code == EXIT_OK

@@ -11,8 +11,12 @@ from optsplit.profiles.architectures import ARCHITECTURES
 
 # torchvision's model table: multiply-accumulates (its "GFLOPS" column) and parameters.
 PUBLISHED = {
-    "alexnet": (0.71, 61.10), "vgg16": (15.47, 138.36), "resnet18": (1.81, 11.69),
-    "resnet50": (4.09, 25.56), "resnet152": (11.51, 60.19), "mobilenet_v2": (0.30, 3.50),
+    "alexnet": (0.71, 61.10),
+    "vgg16": (15.47, 138.36),
+    "resnet18": (1.81, 11.69),
+    "resnet50": (4.09, 25.56),
+    "resnet152": (11.51, 60.19),
+    "mobilenet_v2": (0.30, 3.50),
 }
 
 

@@ -93,7 +93,7 @@ def test_convex_allocation_matches_kkt() -> None:
         parts = np.array([rng.integers(d.num_points) for d in data.devices])
         exact = kkt.allocate(data, parts[None, :])
         problem.set_partition(data, parts)  # parameters only: the problem is not rebuilt
-        out, f, b, price = allocation.solve(problem, SolveOptions())
+        out, f, b, _price = allocation.solve(problem, SolveOptions())
         if not exact.feasible[0]:
             assert f is None
             continue
@@ -137,8 +137,10 @@ def test_baselines_and_infeasibility_explained() -> None:
     assert all(d["frequency"] == 1.9e9 for d in local.plan["devices"])
     offload = optsplit.solve(inst, "robust", "all-offload")
     assert offload.status is Status.INFEASIBLE
-    assert "device 'dev0' cannot meet 129 ms with probability 0.95 even all-offload at f_max" \
+    assert (
+        "device 'dev0' cannot meet 129 ms with probability 0.95 even all-offload at f_max"
         in offload.explanation
+    )
 
 
 def test_infeasible_instance_names_the_device() -> None:
@@ -156,15 +158,19 @@ def test_bandwidth_shortfall_is_explained() -> None:
     first = doc["robust"]["devices"][0]  # three copies of a device that must offload
     doc["robust"]["devices"] = [{**first, "name": f"c{i}"} for i in range(3)]
     data = prepare(optsplit.from_dict(doc))
-    needs = [float(np.min(kkt._Batch(replace(data, devices=[d]),
-                                     np.arange(d.num_points)[:, None]).min_bandwidth()))
-             for d in data.devices]
+    needs = [
+        float(
+            np.min(kkt._Batch(replace(data, devices=[d]), np.arange(d.num_points)[:, None]).min_bandwidth())
+        )
+        for d in data.devices
+    ]
     doc["robust"]["bandwidth"] = 0.9 * sum(needs)
     assert max(needs) < doc["robust"]["bandwidth"]  # each device alone would fit
     res = optsplit.solve(optsplit.from_dict(doc), "robust", "enumerate")
     assert res.status is Status.INFEASIBLE
-    assert res.explanation.startswith("each device can meet its deadline alone, but together "
-                                      f"they need at least {sum(needs) / 1e6:.4g} MHz")
+    assert res.explanation.startswith(
+        f"each device can meet its deadline alone, but together they need at least {sum(needs) / 1e6:.4g} MHz"
+    )
 
 
 def test_pccp_scales_to_100_devices() -> None:
@@ -197,22 +203,39 @@ def test_cli_check_simulate(monkeypatch, capsys, tmp_path) -> None:
         code, captured = _run(monkeypatch, capsys, "check", inst, str(out), "--simulate", "5000")
         assert code == expected, captured.err
         assert "two-point" in captured.out
-    code, captured = _run(monkeypatch, capsys, "check", str(INSTANCES / "routing" /
-                                                             "tiered-5-alexnet.toml"),
-                          str(tmp_path / "enumerate.json"), "-f", "routing", "--simulate", "10")
+    code, captured = _run(
+        monkeypatch,
+        capsys,
+        "check",
+        str(INSTANCES / "routing" / "tiered-5-alexnet.toml"),
+        str(tmp_path / "enumerate.json"),
+        "-f",
+        "routing",
+        "--simulate",
+        "10",
+    )
     assert code in (EXIT_INPUT, EXIT_VIOLATION)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d["robust"]["devices"][0].update(f_min=3e9), "robust.devices[0].f_min: f_min"),
-    (lambda d: d["robust"]["devices"][0].update(epsilon=1.5),
-     "robust.devices[0].epsilon: 1.5 is greater than or equal to the maximum of 1"),
-    (lambda d: d["robust"]["devices"][0].pop("distance"),
-     "robust.devices[0]: give the channel as 'gain' or 'distance'"),
-    (lambda d: d["robust"].update(bandwidth=-1.0), "robust.bandwidth: expected a number > 0"),
-    (lambda d: d["robust"]["devices"][0].update(processor="gpu"),
-     "robust.devices[0].processor: layer 1 'L1' of profile 'chain0' has no measured time"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["robust"]["devices"][0].update(f_min=3e9), "robust.devices[0].f_min: f_min"),
+        (
+            lambda d: d["robust"]["devices"][0].update(epsilon=1.5),
+            "robust.devices[0].epsilon: 1.5 is greater than or equal to the maximum of 1",
+        ),
+        (
+            lambda d: d["robust"]["devices"][0].pop("distance"),
+            "robust.devices[0]: give the channel as 'gain' or 'distance'",
+        ),
+        (lambda d: d["robust"].update(bandwidth=-1.0), "robust.bandwidth: expected a number > 0"),
+        (
+            lambda d: d["robust"]["devices"][0].update(processor="gpu"),
+            "robust.devices[0].processor: layer 1 'L1' of profile 'chain0' has no measured time",
+        ),
+    ],
+)
 def test_robust_bad_input(change, message) -> None:
     doc = random_robust_doc(0)
     change(doc)

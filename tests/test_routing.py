@@ -10,8 +10,7 @@ from optsplit import Status
 from optsplit.errors import UnknownNameError
 from optsplit.formulations.routing import _LP_BACKENDS, _MILP_BACKENDS
 
-EXACT = [("dijkstra", None)] + [("lp", b) for b in _LP_BACKENDS] + \
-    [("milp", b) for b in _MILP_BACKENDS]
+EXACT = [("dijkstra", None)] + [("lp", b) for b in _LP_BACKENDS] + [("milp", b) for b in _MILP_BACKENDS]
 
 
 @pytest.mark.parametrize(("method", "backend"), EXACT)
@@ -54,8 +53,7 @@ def test_disconnected_network_is_infeasible_and_explained(line_doc, method, back
     res = optsplit.solve(inst, "routing", method, backend=backend)
     assert res.status is Status.INFEASIBLE
     assert res.plan is None
-    assert "cannot reach any node able to compute layer 1 'L1'" in res.explanation or \
-        method == "single-node"
+    assert "cannot reach any node able to compute layer 1 'L1'" in res.explanation or method == "single-node"
 
 
 def test_layer_nobody_can_compute(line_doc) -> None:

@@ -21,17 +21,30 @@ def routing_docs(draw: st.DrawFn) -> dict[str, Any]:
     nodes = [{"name": v, "speed": draw(speed)} for v in names]
     pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
     chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=len(pairs), unique=True))
-    links = [{"src": names[a], "dst": names[b], "rate": draw(st.floats(1e5, 1e10)),
-              "delay": draw(st.floats(0, 0.02)), "duplex": draw(st.booleans())}
-             for a, b in chosen]
+    links = [
+        {
+            "src": names[a],
+            "dst": names[b],
+            "rate": draw(st.floats(1e5, 1e10)),
+            "delay": draw(st.floats(0, 0.02)),
+            "duplex": draw(st.booleans()),
+        }
+        for a, b in chosen
+    ]
     k = draw(st.integers(1, 5))
-    layers = [{"name": f"L{i + 1}", "flops": draw(st.floats(0, 1e10)),
-               "output_bytes": draw(st.floats(0, 1e6))} for i in range(k)]
-    return {"name": "random", "network": {"nodes": nodes, "links": links},
-            "job": {"source": draw(st.sampled_from(names)),
-                    "destination": draw(st.sampled_from(names)),
-                    "profile": {"name": "p", "input_bytes": draw(st.floats(0, 1e6)),
-                                "layers": layers}}}
+    layers = [
+        {"name": f"L{i + 1}", "flops": draw(st.floats(0, 1e10)), "output_bytes": draw(st.floats(0, 1e6))}
+        for i in range(k)
+    ]
+    return {
+        "name": "random",
+        "network": {"nodes": nodes, "links": links},
+        "job": {
+            "source": draw(st.sampled_from(names)),
+            "destination": draw(st.sampled_from(names)),
+            "profile": {"name": "p", "input_bytes": draw(st.floats(0, 1e6)), "layers": layers},
+        },
+    }
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

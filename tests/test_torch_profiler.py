@@ -44,8 +44,9 @@ def test_cli_profile_writes_a_valid_file(monkeypatch, capsys, tmp_path) -> None:
     from optsplit.cli import main
 
     out = tmp_path / "alex.toml"
-    monkeypatch.setattr(sys, "argv", ["optsplit", "profile", "alexnet", "-o", str(out),
-                                      "--repeats", "2", "--warmup", "0"])
+    monkeypatch.setattr(
+        sys, "argv", ["optsplit", "profile", "alexnet", "-o", str(out), "--repeats", "2", "--warmup", "0"]
+    )
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 0
@@ -53,13 +54,15 @@ def test_cli_profile_writes_a_valid_file(monkeypatch, capsys, tmp_path) -> None:
     assert all("host-cpu" in layer.time for layer in profile.layers)
 
 
-@pytest.mark.parametrize("path", sorted((INSTANCES / "profiles" / "measured").glob("*.toml")),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted((INSTANCES / "profiles" / "measured").glob("*.toml")), ids=lambda p: p.stem
+)
 def test_shipped_measured_profiles_are_consistent(path) -> None:
     measured = optsplit.load_profile(path)
     analytic = profile_to_dict(ARCHITECTURES[measured.name]())
-    assert [(l.name, l.flops, l.output_bytes) for l in measured.layers] == \
-        [(l["name"], l["flops"], l["output_bytes"]) for l in analytic["layers"]]
+    assert [(x.name, x.flops, x.output_bytes) for x in measured.layers] == [
+        (x["name"], x["flops"], x["output_bytes"]) for x in analytic["layers"]
+    ]
     for layer in measured.layers:
         stat = layer.time["host-cpu"]
         assert stat.mean > 0 and stat.var > 0 and stat.samples >= 50

@@ -33,8 +33,7 @@ def describe() -> dict[str, str]:
 
     info = {
         "date (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{_cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
-                   f"{platform.release()}",
+        "machine": f"{_cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "optsplit": _version("optsplit"),
         "HiGHS": f"{highspy.Highs().version()} (highspy {_version('highspy')})",

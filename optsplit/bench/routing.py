@@ -18,9 +18,27 @@ from optsplit.bench.runner import Case, Suite, markdown_table
 METHODS = ("dijkstra", "lp", "milp")
 MILP_TIME_LIMIT = 60.0
 MAX_MILP_COLUMNS = 1_500_000  # beyond this the MILP is not even built (memory and time)
-COLUMNS = ("nodes", "links", "layers", "status", "objective", "evaluated", "check_ok", "bound",
-           "gap", "runtime", "build_time", "columns", "rows", "solver", "time_limit", "threads",
-           "seed", "wall_time", "error")
+COLUMNS = (
+    "nodes",
+    "links",
+    "layers",
+    "status",
+    "objective",
+    "evaluated",
+    "check_ok",
+    "bound",
+    "gap",
+    "runtime",
+    "build_time",
+    "columns",
+    "rows",
+    "solver",
+    "time_limit",
+    "threads",
+    "seed",
+    "wall_time",
+    "error",
+)
 SHIPPED = Path("instances/routing")
 
 
@@ -31,24 +49,43 @@ def _cases(quick: bool) -> list[Case]:
         for method in METHODS:
             limit = MILP_TIME_LIMIT if method == "milp" else None
             repeats = 1 if method == "milp" else 5
-            cases.append(Case(group, name, method, spec, "routing", "highs" if method != "dijkstra"
-                              else "scipy", limit, repeats))
+            cases.append(
+                Case(
+                    group,
+                    name,
+                    method,
+                    spec,
+                    "routing",
+                    "highs" if method != "dijkstra" else "scipy",
+                    limit,
+                    repeats,
+                )
+            )
 
     if quick:
         for n in (5, 10):
-            add("size", f"tiered-{n}-alexnet",
-                {"generate": {"kind": "tiered", "nodes": n, "seed": 1, "profile": "alexnet"}})
+            add(
+                "size",
+                f"tiered-{n}-alexnet",
+                {"generate": {"kind": "tiered", "nodes": n, "seed": 1, "profile": "alexnet"}},
+            )
         return cases
     for path in sorted(SHIPPED.glob("*.toml")):
         add("shipped", path.stem, {"file": str(path)})
     for kind in ("tiered", "geometric"):
         for n in (10, 20, 50, 100, 200, 500):
-            add("size", f"{kind}-{n}-alexnet",
-                {"generate": {"kind": kind, "nodes": n, "seed": 1, "profile": "alexnet"}})
+            add(
+                "size",
+                f"{kind}-{n}-alexnet",
+                {"generate": {"kind": kind, "nodes": n, "seed": 1, "profile": "alexnet"}},
+            )
     for kind in ("tiered", "geometric"):
         for arch in ("alexnet", "resnet18", "resnet50", "mobilenet_v2", "vgg16", "resnet152"):
-            add("depth", f"{kind}-200-{arch}",
-                {"generate": {"kind": kind, "nodes": 200, "seed": 2, "profile": arch}})
+            add(
+                "depth",
+                f"{kind}-200-{arch}",
+                {"generate": {"kind": kind, "nodes": 200, "seed": 2, "profile": arch}},
+            )
     return cases
 
 
@@ -61,8 +98,7 @@ def _instance(spec: dict[str, Any]) -> Any:
     if "file" in spec:
         return optsplit.load(spec["file"])
     g = spec["generate"]
-    doc = routing_instance(g["kind"], g["nodes"], g["seed"],
-                           profile_to_dict(ARCHITECTURES[g["profile"]]()))
+    doc = routing_instance(g["kind"], g["nodes"], g["seed"], profile_to_dict(ARCHITECTURES[g["profile"]]()))
     return optsplit.from_dict(doc, source=f"generated:{g}")
 
 
@@ -75,25 +111,42 @@ def execute(case: Case) -> dict[str, Any]:
 
     inst = _instance(case.spec)
     data = prepare(inst)
-    row: dict[str, Any] = {"nodes": data.num_nodes, "links": data.tail.size,
-                           "layers": data.num_layers}
+    row: dict[str, Any] = {"nodes": data.num_nodes, "links": data.tail.size, "layers": data.num_layers}
     if case.method == "milp":
         able = [1, *np.isfinite(data.compute).sum(axis=1).tolist(), 1]
         columns = sum(able[1:-1]) + sum(a * b for a, b in zip(able[:-1], able[1:]))
         if columns > MAX_MILP_COLUMNS:
-            return {**row, "status": "skipped", "columns": columns,
-                    "error": f"MILP would have {columns} columns (> {MAX_MILP_COLUMNS})"}
+            return {
+                **row,
+                "status": "skipped",
+                "columns": columns,
+                "error": f"MILP would have {columns} columns (> {MAX_MILP_COLUMNS})",
+            }
     best = None
     for _ in range(case.repeats):
-        res = optsplit.solve(inst, case.formulation, case.method, backend=case.backend or None,
-                             time_limit=case.time_limit, threads=case.threads, seed=case.seed)
+        res = optsplit.solve(
+            inst,
+            case.formulation,
+            case.method,
+            backend=case.backend or None,
+            time_limit=case.time_limit,
+            threads=case.threads,
+            seed=case.seed,
+        )
         if best is None or res.runtime < best.runtime:
             best = res
     assert best is not None
-    row.update(status=best.status.value, objective=best.objective, bound=best.bound,
-               gap=best.gap, runtime=best.runtime, solver=best.backend,
-               build_time=best.metrics.get("build_time"), columns=best.metrics.get("columns"),
-               rows=best.metrics.get("rows"))
+    row.update(
+        status=best.status.value,
+        objective=best.objective,
+        bound=best.bound,
+        gap=best.gap,
+        runtime=best.runtime,
+        solver=best.backend,
+        build_time=best.metrics.get("build_time"),
+        columns=best.metrics.get("columns"),
+        rows=best.metrics.get("rows"),
+    )
     if best.has_plan:
         report = optsplit.check(inst, best)
         row.update(evaluated=report.evaluation.objective, check_ok=report.ok)
@@ -118,37 +171,70 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
     by_instance: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
     for row in rows:
         by_instance.setdefault((row["group"], row["instance"]), {})[row["method"]] = row
-    header = ["group", "instance", "nodes", "layers", "Dijkstra", "layered LP", "MILP",
-              "MILP status", "MILP / Dijkstra", "max rel. diff of optimal runs",
-              "all plans check"]
+    header = [
+        "group",
+        "instance",
+        "nodes",
+        "layers",
+        "Dijkstra",
+        "layered LP",
+        "MILP",
+        "MILP status",
+        "MILP / Dijkstra",
+        "max rel. diff of optimal runs",
+        "all plans check",
+    ]
     table = []
     for (group, name), methods in by_instance.items():
         any_row = next(iter(methods.values()))
         times = {m: _num(methods.get(m, {}).get("runtime", "")) for m in METHODS}
-        evaluated = [_num(methods[m].get("evaluated", "")) for m in METHODS
-                     if methods.get(m, {}).get("status") == "optimal"]
+        evaluated = [
+            _num(methods[m].get("evaluated", ""))
+            for m in METHODS
+            if methods.get(m, {}).get("status") == "optimal"
+        ]
         finite = [v for v in evaluated if math.isfinite(v)]
         diff = (max(finite) - min(finite)) / max(min(finite), 1e-12) if len(finite) > 1 else math.nan
         milp = methods.get("milp", {})
         ratio = times["milp"] / times["dijkstra"] if milp.get("status") == "optimal" else math.nan
         checks = [methods[m].get("check_ok") for m in methods if methods[m].get("check_ok")]
-        table.append([group, name, any_row.get("nodes", ""), any_row.get("layers", ""),
-                      _fmt_time(times["dijkstra"]), _fmt_time(times["lp"]),
-                      _fmt_time(times["milp"]), _milp_status(milp),
-                      "-" if math.isnan(ratio) else f"{ratio:,.0f}x",
-                      "-" if math.isnan(diff) else f"{diff:.1e}",
-                      "yes" if checks and all(c == "True" for c in checks) else "NO"])
+        table.append(
+            [
+                group,
+                name,
+                any_row.get("nodes", ""),
+                any_row.get("layers", ""),
+                _fmt_time(times["dijkstra"]),
+                _fmt_time(times["lp"]),
+                _fmt_time(times["milp"]),
+                _milp_status(milp),
+                "-" if math.isnan(ratio) else f"{ratio:,.0f}x",
+                "-" if math.isnan(diff) else f"{diff:.1e}",
+                "yes" if checks and all(c == "True" for c in checks) else "NO",
+            ]
+        )
     env = describe()
-    lines = ["# Benchmark `routing`: node-selection MILP vs layered-graph LP vs Dijkstra", "",
-             "Generated by `optsplit bench routing`; rows in `results.csv`. Runtimes include "
-             "building the model (layered graph, LP matrix or MILP with its all-pairs transfer "
-             "costs); Dijkstra and LP: best of 5 runs; MILP: one run, time limit "
-             f"{MILP_TIME_LIMIT:.0f} s, 1 thread, seed 0, mip gap 0. MILPs larger than "
-             f"{MAX_MILP_COLUMNS:,} columns are skipped. Generated networks use seed 1 (size "
-             "sweep) and seed 2 (depth sweep).", ""]
+    lines = [
+        "# Benchmark `routing`: node-selection MILP vs layered-graph LP vs Dijkstra",
+        "",
+        "Generated by `optsplit bench routing`; rows in `results.csv`. Runtimes include "
+        "building the model (layered graph, LP matrix or MILP with its all-pairs transfer "
+        "costs); Dijkstra and LP: best of 5 runs; MILP: one run, time limit "
+        f"{MILP_TIME_LIMIT:.0f} s, 1 thread, seed 0, mip gap 0. MILPs larger than "
+        f"{MAX_MILP_COLUMNS:,} columns are skipped. Generated networks use seed 1 (size "
+        "sweep) and seed 2 (depth sweep).",
+        "",
+    ]
     lines += [f"- {k}: {v}" for k, v in env.items()]
-    lines += ["", "## Findings (computed from the rows)", "", *_findings(rows), "",
-              markdown_table(header, table), ""]
+    lines += [
+        "",
+        "## Findings (computed from the rows)",
+        "",
+        *_findings(rows),
+        "",
+        markdown_table(header, table),
+        "",
+    ]
     md = out_dir / "README.md"
     md.write_text("\n".join(lines))
     return [md, *_plot(rows, out_dir)]
@@ -166,29 +252,37 @@ def _findings(rows: list[dict[str, str]]) -> list[str]:
     runs = {(r["group"], r["instance"], r["method"]): r for r in rows}
     solved = [r for r in rows if r["method"] == "milp" and r["status"] == "optimal"]
     if solved:
-        big = max(solved, key=lambda r: (_num(r["nodes"]) * _num(r["layers"]),
-                                         _num(r["runtime"])))
+        big = max(solved, key=lambda r: (_num(r["nodes"]) * _num(r["layers"]), _num(r["runtime"])))
         dij = runs.get((big["group"], big["instance"], "dijkstra"))
         if dij:
             ratio = _num(big["runtime"]) / _num(dij["runtime"])
-            out.append(f"- Largest instance the MILP solved to optimality: `{big['instance']}` "
-                       f"({big['nodes']} nodes x {big['layers']} layers), MILP "
-                       f"{_fmt_time(_num(big['runtime']))} vs Dijkstra "
-                       f"{_fmt_time(_num(dij['runtime']))}: {ratio:,.0f}x (target >= 1000x), "
-                       f"same optimum.")
-    deep = [r for r in rows if r["method"] == "dijkstra" and _num(r["layers"]) >= 50
-            and _num(r["nodes"]) >= 200]
+            out.append(
+                f"- Largest instance the MILP solved to optimality: `{big['instance']}` "
+                f"({big['nodes']} nodes x {big['layers']} layers), MILP "
+                f"{_fmt_time(_num(big['runtime']))} vs Dijkstra "
+                f"{_fmt_time(_num(dij['runtime']))}: {ratio:,.0f}x (target >= 1000x), "
+                f"same optimum."
+            )
+    deep = [
+        r for r in rows if r["method"] == "dijkstra" and _num(r["layers"]) >= 50 and _num(r["nodes"]) >= 200
+    ]
     if deep:
         worst = max(deep, key=lambda r: _num(r["runtime"]))
-        out.append(f"- Dijkstra at >= 50 layers x >= 200 nodes: at most "
-                   f"{_fmt_time(_num(worst['runtime']))} (`{worst['instance']}`; target <= 50 ms).")
+        out.append(
+            f"- Dijkstra at >= 50 layers x >= 200 nodes: at most "
+            f"{_fmt_time(_num(worst['runtime']))} (`{worst['instance']}`; target <= 50 ms)."
+        )
     limited = [r["instance"] for r in rows if r["method"] == "milp" and r["status"] != "optimal"]
     if limited:
-        out.append(f"- MILP not proven optimal within the limit (or skipped as too large): "
-                   f"{', '.join(sorted(set(limited)))}.")
+        out.append(
+            f"- MILP not proven optimal within the limit (or skipped as too large): "
+            f"{', '.join(sorted(set(limited)))}."
+        )
     mismatch = [r["instance"] for r in rows if r.get("check_ok") not in ("True", "")]
-    out.append("- Every plan re-checked by the evaluator: "
-               + ("all agree." if not mismatch else f"MISMATCH on {', '.join(mismatch)}."))
+    out.append(
+        "- Every plan re-checked by the evaluator: "
+        + ("all agree." if not mismatch else f"MISMATCH on {', '.join(mismatch)}.")
+    )
     return out
 
 
@@ -199,13 +293,20 @@ def _plot(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, group, xkey, xlabel in ((axes[0], "size", "nodes", "network nodes (AlexNet, 11 blocks)"),
-                                    (axes[1], "depth", "layers", "DNN depth (200-node networks)")):
+    for ax, group, xkey, xlabel in (
+        (axes[0], "size", "nodes", "network nodes (AlexNet, 11 blocks)"),
+        (axes[1], "depth", "layers", "DNN depth (200-node networks)"),
+    ):
         for method in METHODS:
             for kind, marker in (("tiered", "o"), ("geometric", "s")):
-                pts = sorted((_num(r[xkey]), _num(r["runtime"])) for r in rows
-                             if r["group"] == group and r["method"] == method
-                             and r["instance"].startswith(kind) and r["status"] == "optimal")
+                pts = sorted(
+                    (_num(r[xkey]), _num(r["runtime"]))
+                    for r in rows
+                    if r["group"] == group
+                    and r["method"] == method
+                    and r["instance"].startswith(kind)
+                    and r["status"] == "optimal"
+                )
                 if pts:
                     ax.plot(*zip(*pts), marker=marker, label=f"{method} ({kind})")
         ax.set_xlabel(xlabel)
@@ -221,5 +322,11 @@ def _plot(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
     return [path]
 
 
-SUITE = Suite("routing", "MILP vs layered LP vs Dijkstra on shipped and generated networks",
-              COLUMNS, _cases, report, execute)
+SUITE = Suite(
+    "routing",
+    "MILP vs layered LP vs Dijkstra on shipped and generated networks",
+    COLUMNS,
+    _cases,
+    report,
+    execute,
+)

@@ -58,8 +58,11 @@ def _worker(execute: Callable[[Case], dict[str, Any]], case: Case) -> dict[str, 
     try:
         return execute(case)
     except Exception as exc:  # recorded in the row, the sweep goes on
-        return {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-                "trace": traceback.format_exc(limit=3)}
+        return {
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}",
+            "trace": traceback.format_exc(limit=3),
+        }
 
 
 def _guarded(execute: Callable[[Case], dict[str, Any]], case: Case) -> dict[str, Any]:
@@ -82,8 +85,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def run_suite(suite: Suite, out_dir: Path, *, fresh: bool = False, quick: bool = False,
-              console: Console | None = None, isolate: bool = True) -> list[Path]:
+def run_suite(
+    suite: Suite,
+    out_dir: Path,
+    *,
+    fresh: bool = False,
+    quick: bool = False,
+    console: Console | None = None,
+    isolate: bool = True,
+) -> list[Path]:
     """Run (or resume) a suite into ``out_dir``; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / "results.csv"
@@ -93,10 +103,17 @@ def run_suite(suite: Suite, out_dir: Path, *, fresh: bool = False, quick: bool =
     cases = [c for c in suite.cases(quick) if c.key not in done]
     columns = (*KEY_FIELDS, *suite.columns)
     new_file = not csv_path.exists()
-    with csv_path.open("a", newline="") as fh, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console or Console(stderr=True), transient=False,
-    ) as progress:
+    with (
+        csv_path.open("a", newline="") as fh,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        ) as progress,
+    ):
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         if new_file:
             writer.writeheader()

@@ -30,14 +30,14 @@ def device_times(dev: RobustDevice, m: int) -> DeviceTimes:
     cycles_mean = cycles_var = server_mean = server_var = 0.0
     for j, layer in enumerate(dev.profile.layers, start=1):
         if j <= m:
-            if dev.processor in layer.time:
-                t = layer.time[dev.processor]  # type: ignore[index]
+            if dev.processor is not None and dev.processor in layer.time:
+                t = layer.time[dev.processor]
                 cycles_mean += t.mean * dev.local_scale * dev.f_ref
                 cycles_var += t.var * (dev.local_scale * dev.f_ref) ** 2
             else:
                 cycles_mean += layer.flops / (dev.flops_per_cycle or math.nan)
-        elif dev.server_processor in layer.time:
-            t = layer.time[dev.server_processor]  # type: ignore[index]
+        elif dev.server_processor is not None and dev.server_processor in layer.time:
+            t = layer.time[dev.server_processor]
             server_mean += t.mean * dev.server_scale
             server_var += t.var * dev.server_scale**2
         else:
@@ -66,8 +66,9 @@ def evaluate_robust(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
     violations: list[str] = []
     names = [e.get("name") for e in entries]
     if sorted(map(str, names)) != sorted(by_name):
-        return Evaluation(math.inf, violations=[f"plan covers devices {names}, the instance has "
-                                                f"{sorted(by_name)}"])
+        return Evaluation(
+            math.inf, violations=[f"plan covers devices {names}, the instance has {sorted(by_name)}"]
+        )
     total_energy, total_bw = 0.0, 0.0
     per_device: dict[str, dict[str, float]] = {}
     for e in entries:
@@ -78,8 +79,9 @@ def evaluate_robust(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
             violations.append(f"device '{dev.name}': partition {m} outside 0..{depth}")
             continue
         if not dev.f_min * (1 - REL_TOL) <= f <= dev.f_max * (1 + REL_TOL):
-            violations.append(f"device '{dev.name}': clock {f:.6g} Hz outside "
-                              f"[{dev.f_min:.6g}, {dev.f_max:.6g}]")
+            violations.append(
+                f"device '{dev.name}': clock {f:.6g} Hz outside [{dev.f_min:.6g}, {dev.f_max:.6g}]"
+            )
         if b < 0:
             violations.append(f"device '{dev.name}': negative bandwidth {b}")
         total_bw += max(b, 0.0)
@@ -90,19 +92,27 @@ def evaluate_robust(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
         std = math.sqrt(t.cycles_var / f**2 + t.server_var)
         k = math.sqrt((1 - dev.epsilon) / dev.epsilon)
         bound = mean + k * std
-        energy = (dev.kappa * t.cycles_mean * f**2 + dev.static_power * t.cycles_mean / f
-                  + dev.tx_power * tx)
+        energy = dev.kappa * t.cycles_mean * f**2 + dev.static_power * t.cycles_mean / f + dev.tx_power * tx
         total_energy += energy
-        per_device[dev.name] = {"energy": energy, "mean_latency": mean, "std_latency": std,
-                                "cantelli_latency": bound, "deadline": dev.deadline,
-                                "epsilon": dev.epsilon, "tx_time": tx}
+        per_device[dev.name] = {
+            "energy": energy,
+            "mean_latency": mean,
+            "std_latency": std,
+            "cantelli_latency": bound,
+            "deadline": dev.deadline,
+            "epsilon": dev.epsilon,
+            "tx_time": tx,
+        }
         if bound > dev.deadline * (1 + REL_TOL):
             violations.append(
                 f"device '{dev.name}': mean {mean * 1e3:.4g} ms + {k:.3g} x std "
                 f"{std * 1e3:.4g} ms = {bound * 1e3:.4g} ms > deadline {dev.deadline * 1e3:.4g} ms "
-                f"(Pr(T <= D) >= {1 - dev.epsilon:.3g} not guaranteed)")
+                f"(Pr(T <= D) >= {1 - dev.epsilon:.3g} not guaranteed)"
+            )
     if total_bw > system.bandwidth * (1 + REL_TOL):
-        violations.append(f"bandwidths sum to {total_bw / 1e6:.6g} MHz > B = "
-                          f"{system.bandwidth / 1e6:.6g} MHz")
-    return Evaluation(total_energy, {"energy": total_energy, "bandwidth_used": total_bw,
-                                     "devices": per_device}, violations)
+        violations.append(
+            f"bandwidths sum to {total_bw / 1e6:.6g} MHz > B = {system.bandwidth / 1e6:.6g} MHz"
+        )
+    return Evaluation(
+        total_energy, {"energy": total_energy, "bandwidth_used": total_bw, "devices": per_device}, violations
+    )

@@ -28,8 +28,9 @@ def evaluate_routing(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
     if len(placement) != len(layers):
         violations.append(f"placement has {len(placement)} entries, the job has {len(layers)} layers")
     if len(paths) != len(layers) + 1:
-        violations.append(f"paths has {len(paths)} routes, expected {len(layers) + 1} "
-                          "(input, one per layer output)")
+        violations.append(
+            f"paths has {len(paths)} routes, expected {len(layers) + 1} (input, one per layer output)"
+        )
     if violations:
         return Evaluation(math.inf, violations=violations)
 
@@ -48,8 +49,7 @@ def evaluate_routing(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
     transfer, hops = 0.0, 0
     for k, route in enumerate(paths):
         if not route or route[0] != ends[k] or route[-1] != ends[k + 1]:
-            violations.append(f"route of tensor {k} must go from '{ends[k]}' to '{ends[k + 1]}', "
-                              f"got {route}")
+            violations.append(f"route of tensor {k} must go from '{ends[k]}' to '{ends[k + 1]}', got {route}")
             continue
         for u, v in zip(route[:-1], route[1:]):
             link = links.get((u, v))
@@ -59,6 +59,14 @@ def evaluate_routing(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
             transfer += 8.0 * sizes[k] / link.rate + link.delay
             hops += 1
     latency = compute + transfer if not violations else math.inf
-    return Evaluation(latency, {"latency": latency, "compute_time": compute,
-                                "transfer_time": transfer, "hops": hops,
-                                "nodes_used": sorted(set(placement))}, violations)
+    return Evaluation(
+        latency,
+        {
+            "latency": latency,
+            "compute_time": compute,
+            "transfer_time": transfer,
+            "hops": hops,
+            "nodes_used": sorted(set(placement)),
+        },
+        violations,
+    )

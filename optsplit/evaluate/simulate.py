@@ -49,13 +49,21 @@ class SimulationReport:
         return eps + 3 * math.sqrt(eps * (1 - eps) / self.samples)
 
     def broken(self) -> list[str]:
-        return [f"device '{d}': {law} violation rate {r:.4f} > epsilon {self.epsilon[d]:.4g}"
-                for d, laws in self.rates.items() for law, r in laws.items()
-                if r > self.tolerance(d)]
+        return [
+            f"device '{d}': {law} violation rate {r:.4f} > epsilon {self.epsilon[d]:.4g}"
+            for d, laws in self.rates.items()
+            for law, r in laws.items()
+            if r > self.tolerance(d)
+        ]
 
 
-def simulate(instance: Instance, plan: Mapping[str, Any], samples: int = 100_000,
-             seed: int = 0, laws: tuple[str, ...] = DISTRIBUTIONS) -> SimulationReport:
+def simulate(
+    instance: Instance,
+    plan: Mapping[str, Any],
+    samples: int = 100_000,
+    seed: int = 0,
+    laws: tuple[str, ...] = DISTRIBUTIONS,
+) -> SimulationReport:
     """Draw ``samples`` latencies per device and law; count deadline misses."""
     if instance.robust is None:
         raise ValueError("simulation needs a [robust] instance")

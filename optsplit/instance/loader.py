@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -18,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import tomli_w
+import tomllib
 import yaml
 
 from optsplit.errors import InputError
@@ -59,8 +59,9 @@ def read_document(path: Path) -> dict[str, Any]:
     source = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise InputError(f"unknown file type '{suffix}'; expected one of {', '.join(SUFFIXES)}",
-                         source=source)
+        raise InputError(
+            f"unknown file type '{suffix}'; expected one of {', '.join(SUFFIXES)}", source=source
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -99,11 +100,9 @@ def _non_finite(value: Any, path: list[Any]) -> Iterator[list[Any]]:
 def validate(doc: dict[str, Any], source: str, definition: str | None = None) -> None:
     """Check ``doc`` against the schema (or one of its $defs); raise on the first error."""
     for bad in _non_finite(doc, []):
-        raise InputError("expected a finite number, got NaN or infinity",
-                         source=source, path=field_path(bad))
+        raise InputError("expected a finite number, got NaN or infinity", source=source, path=field_path(bad))
     full = schema()
-    target = full if definition is None else {"$defs": full["$defs"],
-                                              "$ref": f"#/$defs/{definition}"}
+    target = full if definition is None else {"$defs": full["$defs"], "$ref": f"#/$defs/{definition}"}
     validator = jsonschema.Draft202012Validator(target)
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
@@ -126,20 +125,32 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def _time_stats(raw: dict[str, Any] | None) -> dict[str, TimeStat]:
-    return {key: TimeStat(float(v["mean"]), float(v.get("var", 0.0)), v.get("samples"))
-            for key, v in (raw or {}).items()}
+    return {
+        key: TimeStat(float(v["mean"]), float(v.get("var", 0.0)), v.get("samples"))
+        for key, v in (raw or {}).items()
+    }
 
 
 def profile_from_dict(doc: dict[str, Any]) -> Profile:
     """Build a Profile from an already validated dict."""
     layers = tuple(
-        Layer(str(x["name"]), float(x["flops"]), float(x["output_bytes"]),
-              float(x.get("params", 0.0)), _time_stats(x.get("time")))
+        Layer(
+            str(x["name"]),
+            float(x["flops"]),
+            float(x["output_bytes"]),
+            float(x.get("params", 0.0)),
+            _time_stats(x.get("time")),
+        )
         for x in doc["layers"]
     )
-    return Profile(str(doc["name"]), float(doc["input_bytes"]), layers,
-                   str(doc.get("description", "")), str(doc.get("derivation", "")),
-                   dict(doc.get("machine", {})))
+    return Profile(
+        str(doc["name"]),
+        float(doc["input_bytes"]),
+        layers,
+        str(doc.get("description", "")),
+        str(doc.get("derivation", "")),
+        dict(doc.get("machine", {})),
+    )
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -155,8 +166,7 @@ def _resolve_profile(ref: str | dict[str, Any], base: Path, source: str, at: str
         return profile_from_dict(ref)
     path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
     if not path.exists():
-        raise InputError(f"profile file '{ref}' not found (looked in {path.parent})",
-                         source=source, path=at)
+        raise InputError(f"profile file '{ref}' not found (looked in {path.parent})", source=source, path=at)
     return load_profile(path)
 
 
@@ -166,28 +176,44 @@ def _network(doc: dict[str, Any], source: str) -> Network:
     for i, raw in enumerate(doc["nodes"]):
         name = raw["name"]
         if name in seen:
-            raise InputError(f"duplicate node name '{name}' (also network.nodes[{seen[name]}])",
-                             source=source, path=f"network.nodes[{i}].name")
+            raise InputError(
+                f"duplicate node name '{name}' (also network.nodes[{seen[name]}])",
+                source=source,
+                path=f"network.nodes[{i}].name",
+            )
         seen[name] = i
-        nodes.append(Node(name, float(raw.get("speed", 0.0)), str(raw.get("kind", "")),
-                          raw.get("processor"), raw.get("x"), raw.get("y")))
+        nodes.append(
+            Node(
+                name,
+                float(raw.get("speed", 0.0)),
+                str(raw.get("kind", "")),
+                raw.get("processor"),
+                raw.get("x"),
+                raw.get("y"),
+            )
+        )
     links: list[Link] = []
     where: dict[tuple[str, str], int] = {}
     for i, raw in enumerate(doc["links"]):
         for end in ("src", "dst"):
             if raw[end] not in seen:
-                raise InputError(f"unknown node '{raw[end]}'", source=source,
-                                 path=f"network.links[{i}].{end}")
+                raise InputError(
+                    f"unknown node '{raw[end]}'", source=source, path=f"network.links[{i}].{end}"
+                )
         if raw["src"] == raw["dst"]:
-            raise InputError("a link must join two different nodes", source=source,
-                             path=f"network.links[{i}]")
+            raise InputError(
+                "a link must join two different nodes", source=source, path=f"network.links[{i}]"
+            )
         pairs = [(raw["src"], raw["dst"])]
         if raw.get("duplex", True):
             pairs.append((raw["dst"], raw["src"]))
         for src, dst in pairs:
             if (src, dst) in where:
-                raise InputError(f"duplicate link {src}->{dst} (also network.links[{where[src, dst]}])",
-                                 source=source, path=f"network.links[{i}]")
+                raise InputError(
+                    f"duplicate link {src}->{dst} (also network.links[{where[src, dst]}])",
+                    source=source,
+                    path=f"network.links[{i}]",
+                )
             where[src, dst] = i
             links.append(Link(src, dst, float(raw["rate"]), float(raw.get("delay", 0.0))))
     return Network(tuple(nodes), tuple(links), str(doc.get("kind", "")))
@@ -207,11 +233,13 @@ def from_dict(doc: dict[str, Any], source: str = "<dict>", base_dir: Path | None
         for end in ("source", "destination"):
             if raw[end] not in names:
                 raise InputError(f"unknown node '{raw[end]}'", source=source, path=f"job.{end}")
-        job = Job(raw["source"], raw["destination"],
-                  _resolve_profile(raw["profile"], base, source, "job.profile"))
+        job = Job(
+            raw["source"], raw["destination"], _resolve_profile(raw["profile"], base, source, "job.profile")
+        )
     robust = _robust(doc["robust"], base, source) if "robust" in doc else None
-    return Instance(doc["name"], source, str(doc.get("description", "")), doc.get("formulation"),
-                    network, job, robust)
+    return Instance(
+        doc["name"], source, str(doc.get("description", "")), doc.get("formulation"), network, job, robust
+    )
 
 
 def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
@@ -222,12 +250,12 @@ def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
     for i, raw in enumerate(doc["devices"]):
         at = f"robust.devices[{i}]"
         if raw["name"] in seen:
-            raise InputError(f"duplicate device name '{raw['name']}'", source=source,
-                             path=f"{at}.name")
+            raise InputError(f"duplicate device name '{raw['name']}'", source=source, path=f"{at}.name")
         seen.add(raw["name"])
         if raw["f_min"] > raw["f_max"]:
-            raise InputError(f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source,
-                             path=f"{at}.f_min")
+            raise InputError(
+                f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source, path=f"{at}.f_min"
+            )
         if "gain" not in raw and "distance" not in raw:
             raise InputError("give the channel as 'gain' or 'distance'", source=source, path=at)
         key = raw["profile"] if isinstance(raw["profile"], str) else None
@@ -239,20 +267,30 @@ def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
                 profiles[key] = profile
         _check_times(profile, raw, source, at)
         gain = float(raw["gain"]) if "gain" in raw else path_loss_gain(float(raw["distance"]))
-        devices.append(RobustDevice(
-            name=raw["name"], profile=profile, f_min=float(raw["f_min"]),
-            f_max=float(raw["f_max"]), f_ref=float(raw.get("f_ref", raw["f_max"])),
-            kappa=float(raw["kappa"]), tx_power=float(raw["tx_power"]), gain=gain,
-            deadline=float(raw["deadline"]), epsilon=float(raw.get("epsilon", default_eps)),
-            processor=raw.get("processor"), server_processor=raw.get("server_processor"),
-            local_scale=float(raw.get("local_scale", 1.0)),
-            server_scale=float(raw.get("server_scale", 1.0)),
-            flops_per_cycle=raw.get("flops_per_cycle"), server_speed=raw.get("server_speed"),
-            static_power=float(raw.get("static_power", 0.0)),
-        ))
-    return RobustSystem(float(doc["bandwidth"]), dbm_to_watt(float(doc.get("noise_density_dbm",
-                                                                              -174.0))),
-                        tuple(devices))
+        devices.append(
+            RobustDevice(
+                name=raw["name"],
+                profile=profile,
+                f_min=float(raw["f_min"]),
+                f_max=float(raw["f_max"]),
+                f_ref=float(raw.get("f_ref", raw["f_max"])),
+                kappa=float(raw["kappa"]),
+                tx_power=float(raw["tx_power"]),
+                gain=gain,
+                deadline=float(raw["deadline"]),
+                epsilon=float(raw.get("epsilon", default_eps)),
+                processor=raw.get("processor"),
+                server_processor=raw.get("server_processor"),
+                local_scale=float(raw.get("local_scale", 1.0)),
+                server_scale=float(raw.get("server_scale", 1.0)),
+                flops_per_cycle=raw.get("flops_per_cycle"),
+                server_speed=raw.get("server_speed"),
+                static_power=float(raw.get("static_power", 0.0)),
+            )
+        )
+    return RobustSystem(
+        float(doc["bandwidth"]), dbm_to_watt(float(doc.get("noise_density_dbm", -174.0))), tuple(devices)
+    )
 
 
 def _check_times(profile: Profile, raw: dict[str, Any], source: str, at: str) -> None:
@@ -262,12 +300,17 @@ def _check_times(profile: Profile, raw: dict[str, Any], source: str, at: str) ->
             raise InputError(
                 f"layer {j + 1} '{layer.name}' of profile '{profile.name}' has no measured time "
                 f"for processor '{raw.get('processor')}' and the device gives no flops_per_cycle",
-                source=source, path=f"{at}.processor")
+                source=source,
+                path=f"{at}.processor",
+            )
         if raw.get("server_processor") not in layer.time and "server_speed" not in raw:
             raise InputError(
                 f"layer {j + 1} '{layer.name}' of profile '{profile.name}' has no measured time "
                 f"for server processor '{raw.get('server_processor')}' and the device gives no "
-                "server_speed", source=source, path=f"{at}.server_processor")
+                "server_speed",
+                source=source,
+                path=f"{at}.server_processor",
+            )
 
 
 def load(path: str | Path) -> Instance:
@@ -303,12 +346,17 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
     doc["input_bytes"] = profile.input_bytes
     layers = []
     for layer in profile.layers:
-        raw: dict[str, Any] = {"name": layer.name, "flops": layer.flops,
-                               "output_bytes": layer.output_bytes, "params": layer.params}
+        raw: dict[str, Any] = {
+            "name": layer.name,
+            "flops": layer.flops,
+            "output_bytes": layer.output_bytes,
+            "params": layer.params,
+        }
         if layer.time:
-            raw["time"] = {k: {"mean": v.mean, "var": v.var,
-                               **({"samples": v.samples} if v.samples else {})}
-                           for k, v in layer.time.items()}
+            raw["time"] = {
+                k: {"mean": v.mean, "var": v.var, **({"samples": v.samples} if v.samples else {})}
+                for k, v in layer.time.items()
+            }
         layers.append(raw)
     doc["layers"] = layers
     return doc

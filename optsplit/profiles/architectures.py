@@ -21,8 +21,17 @@ class Builder(Protocol):
 
     channels: int
 
-    def conv(self, out: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1,
-             bias: bool = False, bn: bool = True, act: bool = True) -> Any: ...
+    def conv(
+        self,
+        out: int,
+        k: int,
+        stride: int = 1,
+        pad: int = 0,
+        groups: int = 1,
+        bias: bool = False,
+        bn: bool = True,
+        act: bool = True,
+    ) -> Any: ...
 
     def pool(self, k: int, stride: int, pad: int = 0, ceil: bool = False) -> Any: ...
 
@@ -32,10 +41,12 @@ class Builder(Protocol):
 
     def linear(self, out: int, act: bool = True) -> Any: ...
 
-    def residual(self, main: Callable[[Any], object], shortcut: Callable[[Any], object] | None = None,
-                 act: bool = True) -> Any: ...
+    def residual(
+        self, main: Callable[[Any], object], shortcut: Callable[[Any], object] | None = None, act: bool = True
+    ) -> Any: ...
 
     def cut(self, name: str) -> Any: ...
+
 
 DERIVATION = (
     "Derived analytically from the torchvision architecture with a 3x224x224 float32 input "
@@ -80,8 +91,7 @@ def _resnet(blocks: tuple[int, ...], bottleneck: bool) -> Callable[[Builder], No
                 stride = 2 if (stage > 1 and i == 0) else 1
                 out = width * expansion
 
-                def main(b: Builder, width: int = width, stride: int = stride,
-                         out: int = out) -> None:
+                def main(b: Builder, width: int = width, stride: int = stride, out: int = out) -> None:
                     if bottleneck:
                         b.conv(width, 1).conv(width, 3, stride, 1).conv(out, 1, act=False)
                     else:
@@ -99,16 +109,24 @@ def _resnet(blocks: tuple[int, ...], bottleneck: bool) -> Callable[[Builder], No
 
 def build_mobilenet_v2(t: Builder) -> None:
     t.conv(32, 3, 2, 1).cut("conv_stem")
-    settings = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                (6, 160, 3, 2), (6, 320, 1, 1))
+    settings = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
     block = 0
     for expand, out, repeats, first_stride in settings:
         for i in range(repeats):
             stride = first_stride if i == 0 else 1
             hidden = t.channels * expand
 
-            def body(b: Builder, expand: int = expand, hidden: int = hidden,
-                     stride: int = stride, out: int = out) -> None:
+            def body(
+                b: Builder, expand: int = expand, hidden: int = hidden, stride: int = stride, out: int = out
+            ) -> None:
                 if expand != 1:
                     b.conv(hidden, 1)
                 b.conv(hidden, 3, stride, 1, groups=hidden).conv(out, 1, act=False)
@@ -140,17 +158,12 @@ class Architecture:
 
 
 KNOWN = (
-    Architecture("alexnet", "AlexNet (Krizhevsky et al. 2012), torchvision variant",
-                 build_alexnet),
+    Architecture("alexnet", "AlexNet (Krizhevsky et al. 2012), torchvision variant", build_alexnet),
     Architecture("vgg16", "VGG-16 (Simonyan & Zisserman 2015)", build_vgg16),
-    Architecture("resnet18", "ResNet-18 (He et al. 2016), blocks as chain",
-                 _resnet((2, 2, 2, 2), False)),
-    Architecture("resnet50", "ResNet-50 (He et al. 2016), blocks as chain",
-                 _resnet((3, 4, 6, 3), True)),
-    Architecture("resnet152", "ResNet-152 (He et al. 2016), blocks as chain",
-                 _resnet((3, 8, 36, 3), True)),
-    Architecture("mobilenet_v2", "MobileNetV2 (Sandler et al. 2018), blocks as chain",
-                 build_mobilenet_v2),
+    Architecture("resnet18", "ResNet-18 (He et al. 2016), blocks as chain", _resnet((2, 2, 2, 2), False)),
+    Architecture("resnet50", "ResNet-50 (He et al. 2016), blocks as chain", _resnet((3, 4, 6, 3), True)),
+    Architecture("resnet152", "ResNet-152 (He et al. 2016), blocks as chain", _resnet((3, 8, 36, 3), True)),
+    Architecture("mobilenet_v2", "MobileNetV2 (Sandler et al. 2018), blocks as chain", build_mobilenet_v2),
 )
 ARCHITECTURES: dict[str, Callable[[], Profile]] = {a.name: a.profile for a in KNOWN}
 BY_NAME: dict[str, Architecture] = {a.name: a for a in KNOWN}

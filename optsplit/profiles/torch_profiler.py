@@ -28,8 +28,9 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise OptsplitError("measuring needs PyTorch: pip install 'optsplit[torch]' "
-                            "(pins the CPU build torch==2.13.0)") from None
+        raise OptsplitError(
+            "measuring needs PyTorch: pip install 'optsplit[torch]' (pins the CPU build torch==2.13.0)"
+        ) from None
     return torch
 
 
@@ -43,11 +44,19 @@ class TorchBuilder:
         self._modules: list[Any] = []
         self._flat = False
 
-    def conv(self, out: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1,
-             bias: bool = False, bn: bool = True, act: bool = True) -> TorchBuilder:
+    def conv(
+        self,
+        out: int,
+        k: int,
+        stride: int = 1,
+        pad: int = 0,
+        groups: int = 1,
+        bias: bool = False,
+        bn: bool = True,
+        act: bool = True,
+    ) -> TorchBuilder:
         nn = self.nn
-        self._modules.append(nn.Conv2d(self.channels, out, k, stride, pad, groups=groups,
-                                       bias=bias))
+        self._modules.append(nn.Conv2d(self.channels, out, k, stride, pad, groups=groups, bias=bias))
         if bn:
             self._modules.append(nn.BatchNorm2d(out))
         if act:
@@ -76,16 +85,17 @@ class TorchBuilder:
         self.channels = out
         return self
 
-    def residual(self, main: Callable[[Any], object],
-                 shortcut: Callable[[Any], object] | None = None, act: bool = True
-                 ) -> TorchBuilder:
+    def residual(
+        self, main: Callable[[Any], object], shortcut: Callable[[Any], object] | None = None, act: bool = True
+    ) -> TorchBuilder:
         body = TorchBuilder(self.channels)
         main(body)
         side = TorchBuilder(self.channels)
         if shortcut is not None:
             shortcut(side)
-        self._modules.append(_Residual(self.nn.Sequential(*body._modules),
-                                       self.nn.Sequential(*side._modules), act))
+        self._modules.append(
+            _Residual(self.nn.Sequential(*body._modules), self.nn.Sequential(*side._modules), act)
+        )
         self.channels = body.channels
         return self
 
@@ -99,7 +109,7 @@ def _Residual(main: Any, side: Any, act: bool) -> Any:
     """main(x) + side(x) (side empty = identity), then ReLU when ``act``."""
     torch = _torch()
 
-    class Residual(torch.nn.Module):
+    class Residual(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.main, self.side, self.act = main, side, act
@@ -122,9 +132,15 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def measure(arch: Architecture, processor: str, repeats: int = 100, warmup: int = 10,
-            threads: int = 1, seed: int = 0,
-            progress: Callable[[int, int], None] | None = None) -> Profile:
+def measure(
+    arch: Architecture,
+    processor: str,
+    repeats: int = 100,
+    warmup: int = 10,
+    threads: int = 1,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Profile:
     """Time every block ``repeats`` times; returns the analytic profile plus measured times."""
     if repeats < 2:
         raise OptsplitError("repeats must be at least 2 to estimate a variance")
@@ -157,21 +173,32 @@ def measure(arch: Architecture, processor: str, repeats: int = 100, warmup: int 
     analytic = arch.profile()
     for layer, size in zip(analytic.layers, sizes):
         if size != layer.output_bytes:
-            raise OptsplitError(f"block '{layer.name}': PyTorch output {size} bytes, "
-                                f"analytic {layer.output_bytes}")
+            raise OptsplitError(
+                f"block '{layer.name}': PyTorch output {size} bytes, analytic {layer.output_bytes}"
+            )
     mean, var = times.mean(axis=0), times.var(axis=0, ddof=1)
-    layers = tuple(replace(layer, time={**layer.time, processor: TimeStat(float(m), float(v),
-                                                                           repeats)})
-                   for layer, m, v in zip(analytic.layers, mean, var))
+    layers = tuple(
+        replace(layer, time={**layer.time, processor: TimeStat(float(m), float(v), repeats)})
+        for layer, m, v in zip(analytic.layers, mean, var)
+    )
     machine = {
         processor: {
-            "cpu": _cpu_model(), "cores": os.cpu_count(), "threads": threads,
-            "torch": torch.__version__, "python": platform.python_version(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "repeats": repeats,
-            "warmup": warmup, "seed": seed, "batch": 1, "dtype": "float32",
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "threads": threads,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "repeats": repeats,
+            "warmup": warmup,
+            "seed": seed,
+            "batch": 1,
+            "dtype": "float32",
         }
     }
-    derivation = (analytic.derivation + f" Times under '{processor}': measured with "
-                  f"`optsplit profile` (PyTorch {torch.__version__}, {threads} thread(s), "
-                  f"batch 1, {repeats} runs after {warmup} warm-up runs, random weights).")
+    derivation = (
+        analytic.derivation + f" Times under '{processor}': measured with "
+        f"`optsplit profile` (PyTorch {torch.__version__}, {threads} thread(s), "
+        f"batch 1, {repeats} runs after {warmup} warm-up runs, random weights)."
+    )
     return replace(analytic, layers=layers, derivation=derivation, machine=machine)

@@ -35,14 +35,24 @@ class Tracer:
     def input_bytes(self) -> int:
         return self.elements * BYTES_PER_ELEMENT
 
-    def conv(self, out: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1,
-             bias: bool = False, bn: bool = True, act: bool = True) -> Tracer:
+    def conv(
+        self,
+        out: int,
+        k: int,
+        stride: int = 1,
+        pad: int = 0,
+        groups: int = 1,
+        bias: bool = False,
+        bn: bool = True,
+        act: bool = True,
+    ) -> Tracer:
         h = (self.height + 2 * pad - k) // stride + 1
         w = (self.width + 2 * pad - k) // stride + 1
         macs = (self.channels // groups) * k * k * out * h * w
         self._flops += 2.0 * macs
-        self._params += (self.channels // groups) * k * k * out + (out if bias else 0) \
-            + (2 * out if bn else 0)
+        self._params += (
+            (self.channels // groups) * k * k * out + (out if bias else 0) + (2 * out if bn else 0)
+        )
         self.channels, self.height, self.width = out, h, w
         return self
 
@@ -74,8 +84,12 @@ class Tracer:
         self.channels, self.height, self.width = out, 1, 1
         return self
 
-    def residual(self, main: Callable[[Tracer], object],
-                 shortcut: Callable[[Tracer], object] | None = None, act: bool = True) -> Tracer:
+    def residual(
+        self,
+        main: Callable[[Tracer], object],
+        shortcut: Callable[[Tracer], object] | None = None,
+        act: bool = True,
+    ) -> Tracer:
         """main(x) + shortcut(x) (identity when None); the addition costs one per element."""
         side = Tracer(self.channels, self.height, self.width)
         if shortcut is not None:

@@ -15,8 +15,15 @@ from optsplit.solvers import cvxpy_backend, highs, pyomo_backend
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
 
-__all__ = ["LINEAR_BACKENDS", "LinearBackend", "LinearModel", "Outcome", "SolveOptions",
-           "solve_linear", "write_linear_model"]
+__all__ = [
+    "LINEAR_BACKENDS",
+    "LinearBackend",
+    "LinearModel",
+    "Outcome",
+    "SolveOptions",
+    "solve_linear",
+    "write_linear_model",
+]
 
 
 @dataclass(frozen=True)
@@ -38,24 +45,44 @@ def _always() -> tuple[bool, str]:
 LINEAR_BACKENDS: dict[str, LinearBackend] = {
     b.name: b
     for b in (
-        LinearBackend("highs", "HiGHS through highspy, model passed as arrays",
-                      highs.solve_linear, _always, takes_start=True),
-        LinearBackend("pyomo-highs", "HiGHS through Pyomo",
-                      lambda m, o: pyomo_backend.solve_linear_pyomo(m, "highs", o),
-                      lambda: pyomo_backend.pyomo_available("highs")),
-        LinearBackend("pyomo-scip", "SCIP through Pyomo (scip_direct)",
-                      lambda m, o: pyomo_backend.solve_linear_pyomo(m, "scip", o),
-                      lambda: pyomo_backend.pyomo_available("scip")),
-        LinearBackend("cvxpy-highs", "HiGHS through CVXPY",
-                      lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "highs", o),
-                      lambda: cvxpy_backend.cvxpy_available("highs")),
-        LinearBackend("cvxpy-scip", "SCIP through CVXPY",
-                      lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "scip", o),
-                      lambda: cvxpy_backend.cvxpy_available("scip")),
-        LinearBackend("cvxpy-clarabel", "Clarabel (interior point, no integers) through CVXPY",
-                      lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "clarabel", o),
-                      lambda: cvxpy_backend.cvxpy_available("clarabel"),
-                      handles_integers=False),
+        LinearBackend(
+            "highs",
+            "HiGHS through highspy, model passed as arrays",
+            highs.solve_linear,
+            _always,
+            takes_start=True,
+        ),
+        LinearBackend(
+            "pyomo-highs",
+            "HiGHS through Pyomo",
+            lambda m, o: pyomo_backend.solve_linear_pyomo(m, "highs", o),
+            lambda: pyomo_backend.pyomo_available("highs"),
+        ),
+        LinearBackend(
+            "pyomo-scip",
+            "SCIP through Pyomo (scip_direct)",
+            lambda m, o: pyomo_backend.solve_linear_pyomo(m, "scip", o),
+            lambda: pyomo_backend.pyomo_available("scip"),
+        ),
+        LinearBackend(
+            "cvxpy-highs",
+            "HiGHS through CVXPY",
+            lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "highs", o),
+            lambda: cvxpy_backend.cvxpy_available("highs"),
+        ),
+        LinearBackend(
+            "cvxpy-scip",
+            "SCIP through CVXPY",
+            lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "scip", o),
+            lambda: cvxpy_backend.cvxpy_available("scip"),
+        ),
+        LinearBackend(
+            "cvxpy-clarabel",
+            "Clarabel (interior point, no integers) through CVXPY",
+            lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "clarabel", o),
+            lambda: cvxpy_backend.cvxpy_available("clarabel"),
+            handles_integers=False,
+        ),
     )
 }
 
@@ -77,9 +104,15 @@ def solve_linear(
         options = replace(options, write_model=None)
     model, infeasible_row = model.drop_empty_rows()
     if infeasible_row is not None:
-        return Outcome(Termination.INFEASIBLE, SolutionStatus.NO_SOLUTION, None, None, 0.0,
-                       f"presolve ({backend} not called)",
-                       f"row {infeasible_row} has no entries and excludes 0")
+        return Outcome(
+            Termination.INFEASIBLE,
+            SolutionStatus.NO_SOLUTION,
+            None,
+            None,
+            0.0,
+            f"presolve ({backend} not called)",
+            f"row {infeasible_row} has no entries and excludes 0",
+        )
     if chosen.takes_start:
         return highs.solve_linear(model, options, start)
     return chosen.solve(model, options)

@@ -53,8 +53,10 @@ def _solver_kwargs(solver: str, options: SolveOptions) -> dict[str, Any]:
         if options.threads is not None:
             kwargs["threads"] = options.threads
     elif solver == "scip":
-        params: dict[str, Any] = {"limits/gap": options.mip_gap,
-                                  "randomization/randomseedshift": options.seed}
+        params: dict[str, Any] = {
+            "limits/gap": options.mip_gap,
+            "randomization/randomseedshift": options.seed,
+        }
         if options.time_limit is not None:
             params["limits/time"] = options.time_limit
         kwargs["scip_params"] = params
@@ -80,11 +82,19 @@ def solve_cvxpy(problem: cp.Problem, solver: str, options: SolveOptions) -> Outc
         raise SolverUnavailableError(why)
     t0 = time.perf_counter()
     try:
-        problem.solve(solver=CVXPY_SOLVERS[solver], verbose=options.verbose,
-                      **_solver_kwargs(solver, options))
+        problem.solve(
+            solver=CVXPY_SOLVERS[solver], verbose=options.verbose, **_solver_kwargs(solver, options)
+        )
     except cp.SolverError as exc:
-        return Outcome(Termination.NUMERICAL_ERROR, SolutionStatus.NO_SOLUTION, None, None,
-                       time.perf_counter() - t0, f"CVXPY/{solver}", str(exc))
+        return Outcome(
+            Termination.NUMERICAL_ERROR,
+            SolutionStatus.NO_SOLUTION,
+            None,
+            None,
+            time.perf_counter() - t0,
+            f"CVXPY/{solver}",
+            str(exc),
+        )
     runtime = time.perf_counter() - t0
     termination = _TERMINATION.get(problem.status, Termination.ERROR)
     has_values = all(v.value is not None for v in problem.variables())
@@ -102,17 +112,29 @@ def solve_cvxpy(problem: cp.Problem, solver: str, options: SolveOptions) -> Outc
             termination = Termination.NUMERICAL_ERROR
     bound = objective if termination is Termination.OPTIMAL else None
     stats = problem.solver_stats
-    log = (f"CVXPY {cp.__version__} status={problem.status} solver={stats.solver_name} "
-           f"solve_time={stats.solve_time} iterations={stats.num_iters}")
-    return Outcome(termination, solution, objective, bound, runtime,
-                   f"CVXPY {cp.__version__}/{stats.solver_name or solver}", log)
+    log = (
+        f"CVXPY {cp.__version__} status={problem.status} solver={stats.solver_name} "
+        f"solve_time={stats.solve_time} iterations={stats.num_iters}"
+    )
+    return Outcome(
+        termination,
+        solution,
+        objective,
+        bound,
+        runtime,
+        f"CVXPY {cp.__version__}/{stats.solver_name or solver}",
+        log,
+    )
 
 
 def linear_to_cvxpy(model: LinearModel) -> tuple[cp.Problem, cp.Variable]:
     """Translate a LinearModel into a vectorised CVXPY problem."""
     n = model.num_cols
-    x = cp.Variable(n, integer=bool(model.is_mip)) if not model.is_mip or model.integer.all() \
+    x = (
+        cp.Variable(n, integer=bool(model.is_mip))
+        if not model.is_mip or model.integer.all()
         else cp.Variable(n)
+    )
     constraints = []
     if model.is_mip and not model.integer.all():
         xi = cp.Variable(int(model.integer.sum()), integer=True)

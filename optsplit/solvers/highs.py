@@ -24,7 +24,6 @@ _TERMINATION = {
     _MS.kIterationLimit: Termination.ITERATION_LIMIT,
     _MS.kSolutionLimit: Termination.ITERATION_LIMIT,
     _MS.kInterrupt: Termination.INTERRUPTED,
-    _MS.kHighsInterrupt: Termination.INTERRUPTED,
     _MS.kModelEmpty: Termination.OPTIMAL,
 }
 _FEASIBLE_POINT = 2  # HiGHS' kSolutionStatusFeasible
@@ -52,8 +51,8 @@ def _to_highs_lp(model: LinearModel) -> highspy.HighsLp:
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(float)
     if model.is_mip:
-        kinds = np.where(model.integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
-        lp.integrality_ = list(kinds)
+        kinds = highspy.HighsVarType
+        lp.integrality_ = [kinds.kInteger if flag else kinds.kContinuous for flag in model.integer]
     if model.col_names is not None:
         lp.col_names_ = model.col_names
     if model.row_names is not None:
@@ -66,6 +65,11 @@ def _configure(h: highspy.Highs, options: SolveOptions, log_path: str) -> None:
     h.setOptionValue("log_to_console", bool(options.verbose))
     h.setOptionValue("log_file", log_path)
     h.setOptionValue("random_seed", int(options.seed))
+    # The tightest tolerances HiGHS accepts: optsplit's exact methods are references, and
+    # alternative plans can differ by 1e-7 of the objective.
+    h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+    h.setOptionValue("dual_feasibility_tolerance", 1e-10)
+    h.setOptionValue("mip_feasibility_tolerance", 1e-10)
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     if options.mip_gap == 0:
         h.setOptionValue("mip_abs_gap", 0.0)
@@ -85,9 +89,7 @@ def write_linear_model(model: LinearModel, path: Path) -> None:
     h.writeModel(str(path))
 
 
-def solve_linear(
-    model: LinearModel, options: SolveOptions, start: np.ndarray | None = None
-) -> Outcome:
+def solve_linear(model: LinearModel, options: SolveOptions, start: np.ndarray | None = None) -> Outcome:
     """Solve with HiGHS; ``start`` is a feasible point handed to the MIP solver as incumbent."""
     h = highspy.Highs()
     fd, log_path = tempfile.mkstemp(suffix=".log", prefix="optsplit-highs-")

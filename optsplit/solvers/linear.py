@@ -59,8 +59,16 @@ class LinearModel:
     def as_lp_relaxation(self) -> LinearModel:
         """The same model with integrality dropped."""
         return LinearModel(
-            self.c, self.A, self.row_lower, self.row_upper, self.col_lower, self.col_upper,
-            np.zeros_like(self.integer), self.offset, self.col_names, self.row_names,
+            self.c,
+            self.A,
+            self.row_lower,
+            self.row_upper,
+            self.col_lower,
+            self.col_upper,
+            np.zeros_like(self.integer),
+            self.offset,
+            self.col_names,
+            self.row_names,
         )
 
     def drop_empty_rows(self) -> tuple[LinearModel, int | None]:
@@ -74,7 +82,15 @@ class LinearModel:
         keep = ~empty
         names = None if self.row_names is None else [n for n, k in zip(self.row_names, keep) if k]
         reduced = LinearModel(
-            self.c, sp.csr_matrix(self.A)[keep], self.row_lower[keep], self.row_upper[keep],
-            self.col_lower, self.col_upper, self.integer, self.offset, self.col_names, names,
+            self.c,
+            sp.csr_matrix(self.A)[keep],
+            self.row_lower[keep],
+            self.row_upper[keep],
+            self.col_lower,
+            self.col_upper,
+            self.integer,
+            self.offset,
+            self.col_names,
+            names,
         )
         return reduced, (int(bad[0]) if bad.size else None)

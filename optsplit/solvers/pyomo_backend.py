@@ -93,8 +93,7 @@ def solve_pyomo(model: pyo.ConcreteModel, solver: str, options: SolveOptions) ->
     runtime = time.perf_counter() - t0
     termination = _TERMINATION.get(results.termination_condition, Termination.ERROR)
     solution = _SOLUTION.get(results.solution_status, SolutionStatus.NO_SOLUTION)
-    if termination in (Termination.INFEASIBLE, Termination.UNBOUNDED,
-                       Termination.INFEASIBLE_OR_UNBOUNDED):
+    if termination in (Termination.INFEASIBLE, Termination.UNBOUNDED, Termination.INFEASIBLE_OR_UNBOUNDED):
         solution = SolutionStatus.NO_SOLUTION
     if solution in (SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE):
         results.solution_loader.load_vars()
@@ -102,8 +101,13 @@ def solve_pyomo(model: pyo.ConcreteModel, solver: str, options: SolveOptions) ->
     bound = results.objective_bound
     bound = float(bound) if bound is not None and np.isfinite(bound) else None
     return Outcome(
-        termination, solution, None if objective is None else float(objective), bound, runtime,
-        solver_version(solver), buffer.getvalue(),
+        termination,
+        solution,
+        None if objective is None else float(objective),
+        bound,
+        runtime,
+        solver_version(solver),
+        buffer.getvalue(),
     )
 
 
@@ -121,8 +125,8 @@ def linear_to_pyomo(model: LinearModel) -> tuple[pyo.ConcreteModel, Any]:
     A = sp.csr_matrix(model.A)
 
     def row_rule(_m: Any, i: int) -> Any:
-        cols = A.indices[A.indptr[i]:A.indptr[i + 1]]
-        vals = A.data[A.indptr[i]:A.indptr[i + 1]]
+        cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
+        vals = A.data[A.indptr[i] : A.indptr[i + 1]]
         body = sum(float(a) * _m.x[int(j)] for j, a in zip(cols, vals))
         lo, hi = model.row_lower[i], model.row_upper[i]
         return (float(lo) if np.isfinite(lo) else None, body, float(hi) if np.isfinite(hi) else None)

@@ -31,24 +31,43 @@ MAX_COMBINATIONS = 200_000
 KEY = "robust"
 
 
-def make_plan(data: RobustData, parts: list[int] | np.ndarray, f: np.ndarray | list[float],
-              b: np.ndarray | list[float]) -> dict[str, Any]:
+def make_plan(
+    data: RobustData, parts: list[int] | np.ndarray, f: np.ndarray | list[float], b: np.ndarray | list[float]
+) -> dict[str, Any]:
     """Formulation-independent plan: per device the layers kept local, the clock, the bandwidth."""
     devices = []
-    for d, dev, m, fi, bi in zip(data.devices, data.instance.robust.devices,  # type: ignore[union-attr]
-                                 parts, f, b):
-        devices.append({"name": d.name, "partition": int(m),
-                        "local_layers": [layer.name for layer in dev.profile.layers[:int(m)]],
-                        "frequency": float(fi) if d.a[int(m)] > 0 else float(d.f_min),
-                        "bandwidth": float(bi) if d.bits[int(m)] > 0 else 0.0})
+    for d, dev, m, fi, bi in zip(
+        data.devices,
+        data.instance.robust.devices,  # type: ignore[union-attr]
+        parts,
+        f,
+        b,
+    ):
+        devices.append(
+            {
+                "name": d.name,
+                "partition": int(m),
+                "local_layers": [layer.name for layer in dev.profile.layers[: int(m)]],
+                "frequency": float(fi) if d.a[int(m)] > 0 else float(d.f_min),
+                "bandwidth": float(bi) if d.bits[int(m)] > 0 else 0.0,
+            }
+        )
     return {"devices": devices, "margin_rule": data.margin_rule}
 
 
-def _infeasible(data: RobustData, runtime: float, backend: str, log_text: str = "",
-                parts: np.ndarray | None = None) -> Result:
-    return Result(KEY, "", Termination.INFEASIBLE, SolutionStatus.NO_SOLUTION, runtime=runtime,
-                  backend=backend, explanation=explain_infeasible(data, parts) or
-                  "no partition vector admits a feasible allocation", log=log_text)
+def _infeasible(
+    data: RobustData, runtime: float, backend: str, log_text: str = "", parts: np.ndarray | None = None
+) -> Result:
+    return Result(
+        KEY,
+        "",
+        Termination.INFEASIBLE,
+        SolutionStatus.NO_SOLUTION,
+        runtime=runtime,
+        backend=backend,
+        explanation=explain_infeasible(data, parts) or "no partition vector admits a feasible allocation",
+        log=log_text,
+    )
 
 
 def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
@@ -56,8 +75,10 @@ def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) 
     sizes = [d.num_points for d in data.devices]
     count = int(np.prod(sizes, dtype=float))
     if count > MAX_COMBINATIONS:
-        raise OptsplitError(f"enumerate would try {count:.3g} partition vectors "
-                            f"(limit {MAX_COMBINATIONS}); use 'pccp' or 'scip'")
+        raise OptsplitError(
+            f"enumerate would try {count:.3g} partition vectors "
+            f"(limit {MAX_COMBINATIONS}); use 'pccp' or 'scip'"
+        )
     t0 = time.perf_counter()
     parts = np.array(list(itertools.product(*[range(s) for s in sizes])), dtype=int)
     alloc = kkt.allocate(data, parts)
@@ -67,9 +88,18 @@ def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) 
     best = int(np.argmin(alloc.energy))
     plan = make_plan(data, parts[best], alloc.f[best], alloc.b[best])
     energy = float(alloc.energy[best])
-    return Result(KEY, "", Termination.OPTIMAL, SolutionStatus.OPTIMAL, energy, energy, runtime,
-                  plan, {"partition_vectors": count, "feasible_vectors": int(alloc.feasible.sum())},
-                  "numpy (KKT + golden section)")
+    return Result(
+        KEY,
+        "",
+        Termination.OPTIMAL,
+        SolutionStatus.OPTIMAL,
+        energy,
+        energy,
+        runtime,
+        plan,
+        {"partition_vectors": count, "feasible_vectors": int(alloc.feasible.sum())},
+        "numpy (KKT + golden section)",
+    )
 
 
 def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
@@ -94,18 +124,28 @@ def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Re
         else:
             parts_, f, b = minlp.read_plan(model, data)
             plan = make_plan(data, parts_, f, b)
-    return Result(KEY, "", out.termination, out.solution_status, objective,
-                  None if out.bound is None or objective is None else min(out.bound, objective),
-                  runtime, plan, {"build_time": build_time, "scip_objective": out.objective},
-                  out.solver, log=out.log)
+    return Result(
+        KEY,
+        "",
+        out.termination,
+        out.solution_status,
+        objective,
+        None if out.bound is None or objective is None else min(out.bound, objective),
+        runtime,
+        plan,
+        {"build_time": build_time, "scip_objective": out.objective},
+        out.solver,
+        log=out.log,
+    )
 
 
 Incumbent = tuple[float, np.ndarray, np.ndarray, np.ndarray]
 MAX_POLISH_CANDIDATES = 400
 
 
-def _polish(data: RobustData, best: Incumbent, lines: list[str],
-            iterations: list[dict[str, Any]], t0: float) -> Incumbent:
+def _polish(
+    data: RobustData, best: Incumbent, lines: list[str], iterations: list[dict[str, Any]], t0: float
+) -> Incumbent:
     """1-opt local search: move one device's split point at a time, each candidate vector
     allocated exactly (KKT); repeat while the energy drops."""
     sizes = [d.num_points for d in data.devices]
@@ -117,7 +157,7 @@ def _polish(data: RobustData, best: Incumbent, lines: list[str],
         candidates = np.repeat(current[None, :], sum(sizes), axis=0)
         row = 0
         for n, size in enumerate(sizes):
-            candidates[row:row + size, n] = np.arange(size)
+            candidates[row : row + size, n] = np.arange(size)
             row += size
         alloc = kkt.allocate(data, candidates)
         j = int(np.argmin(alloc.energy))
@@ -126,8 +166,14 @@ def _polish(data: RobustData, best: Incumbent, lines: list[str],
         best = (float(alloc.energy[j]), candidates[j].copy(), alloc.f[j], alloc.b[j])
         line = f"polish: energy {best[0]:.6g} J, partition {best[1].tolist()}"
         lines.append(line)
-        iterations.append({"polish": True, "energy": best[0], "partition": best[1].tolist(),
-                           "elapsed": time.perf_counter() - t0})
+        iterations.append(
+            {
+                "polish": True,
+                "energy": best[0],
+                "partition": best[1].tolist(),
+                "elapsed": time.perf_counter() - t0,
+            }
+        )
         log.info(line)
 
 
@@ -164,11 +210,15 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
         improved = best is None or energy < best[0] * (1 - 1e-9)
         if improved:
             best = (energy, parts.copy(), f_new, b_new)
-        record = {"outer_iteration": outer, "energy": energy, "pccp_iterations": inner,
-                  "partition": parts.tolist(), "elapsed": time.perf_counter() - t0}
+        record = {
+            "outer_iteration": outer,
+            "energy": energy,
+            "pccp_iterations": inner,
+            "partition": parts.tolist(),
+            "elapsed": time.perf_counter() - t0,
+        }
         iterations.append(record)
-        line = (f"outer {outer}: energy {energy:.6g} J, PCCP iterations {inner}, "
-                f"partition {parts.tolist()}")
+        line = f"outer {outer}: energy {energy:.6g} J, PCCP iterations {inner}, partition {parts.tolist()}"
         lines.append(line)
         log.info(line)
         if not improved:
@@ -186,12 +236,20 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
         return res
     energy, parts, f, b = best
     timed_out = options.time_limit is not None and runtime > options.time_limit
-    return Result(KEY, "", Termination.TIME_LIMIT if timed_out else Termination.LOCALLY_SOLVED,
-                  SolutionStatus.FEASIBLE, energy, None, runtime, make_plan(data, parts, f, b),
-                  {"outer_iterations": len(iterations),
-                   "pccp_iterations_total": len(lp.iterations)},
-                  "CVXPY/Clarabel + PCCP (HiGHS LPs)", log="\n".join(lines),
-                  iterations=iterations)
+    return Result(
+        KEY,
+        "",
+        Termination.TIME_LIMIT if timed_out else Termination.LOCALLY_SOLVED,
+        SolutionStatus.FEASIBLE,
+        energy,
+        None,
+        runtime,
+        make_plan(data, parts, f, b),
+        {"outer_iterations": len(iterations), "pccp_iterations_total": len(lp.iterations)},
+        "CVXPY/Clarabel + PCCP (HiGHS LPs)",
+        log="\n".join(lines),
+        iterations=iterations,
+    )
 
 
 def run_pccp(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
@@ -220,8 +278,18 @@ def _fixed_partition(data: RobustData, parts: np.ndarray, clock_at_max: bool) ->
     f = np.array([d.f_max for d in data.devices]) if clock_at_max else alloc.f[0]
     plan = make_plan(data, parts, f, alloc.b[0])
     evaluation = evaluate_robust(data.instance, plan)
-    return Result(KEY, "", Termination.HEURISTIC, SolutionStatus.FEASIBLE, evaluation.objective,
-                  None, time.perf_counter() - t0, plan, {}, "numpy (KKT)")
+    return Result(
+        KEY,
+        "",
+        Termination.HEURISTIC,
+        SolutionStatus.FEASIBLE,
+        evaluation.objective,
+        None,
+        time.perf_counter() - t0,
+        plan,
+        {},
+        "numpy (KKT)",
+    )
 
 
 def run_all_local(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
@@ -239,32 +307,53 @@ class RobustFormulation:
 
     key = KEY
     title = "Robust DNN partitioning, CPU clock and bandwidth under uncertain inference time"
-    reference = ("Y. Nan, J. Han, S. Zhou, Z. Niu, arXiv 2503.21476 "
-                 "(IEEE TMC 25(3):3680-3696, 2026)")
+    reference = "Y. Nan, J. Han, S. Zhou, Z. Niu, arXiv 2503.21476 (IEEE TMC 25(3):3680-3696, 2026)"
     objective_name = "total device energy [J]"
     default_method = "pccp"
 
     def methods(self) -> Mapping[str, Method]:
         return {
-            "pccp": Method("pccp", "paper's decomposition: convex allocation (CVXPY/Clarabel) "
-                           "alternating with penalty-CCP partitioning", "heuristic", run_pccp,
-                           ("cvxpy-clarabel",)),
-            "pccp-polish": Method("pccp-polish", "pccp followed by a 1-opt local search over "
-                                  "split points, each allocated exactly (optsplit's addition)",
-                                  "heuristic", run_pccp_polish, ("cvxpy-clarabel",)),
-            "scip": Method("scip", "full MINLP, global optimum by SCIP (small instances)",
-                           "exact", run_scip, ("pyomo-scip",)),
-            "enumerate": Method("enumerate", "all partition vectors, each with its exact "
-                                "allocation (KKT, bandwidth price bisection)", "reference",
-                                run_enumerate),
-            "all-local": Method("all-local", "baseline: all layers local at f_max", "baseline",
-                                run_all_local),
-            "all-offload": Method("all-offload", "baseline: all layers on the server",
-                                  "baseline", run_all_offload),
-            "mean-only": Method("mean-only", "baseline: ignores the variance (k = 0)",
-                                "baseline", run_mean_only),
-            "gaussian": Method("gaussian", "baseline: Gaussian quantile instead of Cantelli",
-                               "baseline", run_gaussian),
+            "pccp": Method(
+                "pccp",
+                "paper's decomposition: convex allocation (CVXPY/Clarabel) "
+                "alternating with penalty-CCP partitioning",
+                "heuristic",
+                run_pccp,
+                ("cvxpy-clarabel",),
+            ),
+            "pccp-polish": Method(
+                "pccp-polish",
+                "pccp followed by a 1-opt local search over "
+                "split points, each allocated exactly (optsplit's addition)",
+                "heuristic",
+                run_pccp_polish,
+                ("cvxpy-clarabel",),
+            ),
+            "scip": Method(
+                "scip",
+                "full MINLP, global optimum by SCIP (small instances)",
+                "exact",
+                run_scip,
+                ("pyomo-scip",),
+            ),
+            "enumerate": Method(
+                "enumerate",
+                "all partition vectors, each with its exact allocation (KKT, bandwidth price bisection)",
+                "reference",
+                run_enumerate,
+            ),
+            "all-local": Method(
+                "all-local", "baseline: all layers local at f_max", "baseline", run_all_local
+            ),
+            "all-offload": Method(
+                "all-offload", "baseline: all layers on the server", "baseline", run_all_offload
+            ),
+            "mean-only": Method(
+                "mean-only", "baseline: ignores the variance (k = 0)", "baseline", run_mean_only
+            ),
+            "gaussian": Method(
+                "gaussian", "baseline: Gaussian quantile instead of Cantelli", "baseline", run_gaussian
+            ),
         }
 
     def prepare(self, instance: Instance) -> RobustData:

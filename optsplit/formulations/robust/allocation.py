@@ -62,21 +62,25 @@ def build(data: RobustData) -> AllocationProblem:
     inv_f = cp.inv_pos(f)
     spread = cp.hstack([cp.norm(cp.hstack([s[i] * inv_f[i], sd_e[i]])) for i in range(n)])
     constraints = [
-        f >= arr("f_min") / GHZ, f <= arr("f_max") / GHZ,
+        f >= arr("f_min") / GHZ,
+        f <= arr("f_max") / GHZ,
         r <= -cp.rel_entr(b, b + snr) / LN2,
         t >= cp.multiply(bits, cp.inv_pos(r)),
         cp.multiply(a, inv_f) + t + mu_e + cp.multiply(arr("margin"), spread) <= arr("deadline"),
         cp.sum(b) <= data.bandwidth / MHZ,
     ]
-    objective = cp.sum(cp.multiply(kappa, cp.multiply(a, cp.square(f)))
-                       + cp.multiply(static, cp.multiply(a, inv_f))
-                       + cp.multiply(arr("tx_power"), t))
+    objective = cp.sum(
+        cp.multiply(kappa, cp.multiply(a, cp.square(f)))
+        + cp.multiply(static, cp.multiply(a, inv_f))
+        + cp.multiply(arr("tx_power"), t)
+    )
     problem = cp.Problem(cp.Minimize(objective), constraints)
     return AllocationProblem(problem, f, b, a, s, mu_e, sd_e, bits)
 
 
-def solve(ap: AllocationProblem, options: SolveOptions, solver: str = "clarabel"
-          ) -> tuple[Outcome, np.ndarray | None, np.ndarray | None, float | None]:
+def solve(
+    ap: AllocationProblem, options: SolveOptions, solver: str = "clarabel"
+) -> tuple[Outcome, np.ndarray | None, np.ndarray | None, float | None]:
     """Solve; returns the outcome, f and b in Hz, and the bandwidth price in J/Hz."""
     out = solve_cvxpy(ap.problem, solver, options)
     if not out.has_solution:

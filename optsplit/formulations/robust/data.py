@@ -64,10 +64,10 @@ class RobustData:
 
     def with_margin(self, rule: str) -> RobustData:
         """The same data with k from another rule: 'cantelli', 'gaussian' or 'mean' (k = 0)."""
-        factor = {"cantelli": cantelli_factor, "gaussian": gaussian_factor,
-                  "mean": lambda _e: 0.0}[rule]
-        return replace(self, devices=[replace(d, margin=factor(d.epsilon)) for d in self.devices],
-                       margin_rule=rule)
+        factor = {"cantelli": cantelli_factor, "gaussian": gaussian_factor, "mean": lambda _e: 0.0}[rule]
+        return replace(
+            self, devices=[replace(d, margin=factor(d.epsilon)) for d in self.devices], margin_rule=rule
+        )
 
 
 def _device(dev: RobustDevice, noise: float) -> DeviceData:
@@ -97,15 +97,29 @@ def _device(dev: RobustDevice, noise: float) -> DeviceData:
     var_e = np.concatenate([np.cumsum(server_var[::-1])[::-1], zero])
     bits = 8.0 * dev.profile.tensor_bytes()
     bits[-1] = 0.0  # all local: nothing is sent
-    return DeviceData(dev.name, a, np.sqrt(var_loc), mu_e, var_e, bits, dev.f_min, dev.f_max,
-                      dev.kappa, dev.static_power, dev.tx_power, dev.tx_power * dev.gain / noise,
-                      dev.deadline, dev.epsilon, cantelli_factor(dev.epsilon))
+    return DeviceData(
+        dev.name,
+        a,
+        np.sqrt(var_loc),
+        mu_e,
+        var_e,
+        bits,
+        dev.f_min,
+        dev.f_max,
+        dev.kappa,
+        dev.static_power,
+        dev.tx_power,
+        dev.tx_power * dev.gain / noise,
+        dev.deadline,
+        dev.epsilon,
+        cantelli_factor(dev.epsilon),
+    )
 
 
 def prepare(instance: Instance) -> RobustData:
     if instance.robust is None:
-        raise InputError("the robust formulation needs a [robust] section",
-                         source=instance.source, path="robust")
+        raise InputError(
+            "the robust formulation needs a [robust] section", source=instance.source, path="robust"
+        )
     sys_ = instance.robust
-    return RobustData(instance, sys_.bandwidth,
-                      [_device(d, sys_.noise_density) for d in sys_.devices])
+    return RobustData(instance, sys_.bandwidth, [_device(d, sys_.noise_density) for d in sys_.devices])

@@ -43,7 +43,7 @@ class _Batch:
         def table(attr: str) -> np.ndarray:
             out = np.full((len(devs), width), np.nan)
             for i, d in enumerate(devs):
-                out[i, :d.num_points] = getattr(d, attr)
+                out[i, : d.num_points] = getattr(d, attr)
             return out[np.arange(len(devs))[None, :], parts]
 
         def const(attr: str) -> np.ndarray:
@@ -51,13 +51,13 @@ class _Batch:
 
         self.a, self.s, self.mu_e = table("a"), table("s"), table("mu_e")
         self.var_e, self.bits = table("var_e"), table("bits")
-        for name in ("f_min", "f_max", "kappa", "static_power", "tx_power", "snr_per_hz",
-                     "deadline", "margin"):
-            setattr(self, name, const(name))
+        self.f_min, self.f_max = const("f_min"), const("f_max")
+        self.kappa, self.static_power = const("kappa"), const("static_power")
+        self.tx_power, self.snr_per_hz = const("tx_power"), const("snr_per_hz")
+        self.deadline, self.margin = const("deadline"), const("margin")
         self.B = data.bandwidth
         with np.errstate(divide="ignore", invalid="ignore"):
-            f_energy = np.where(self.kappa > 0, np.cbrt(self.static_power / (2 * self.kappa)),
-                                self.f_max)
+            f_energy = np.where(self.kappa > 0, np.cbrt(self.static_power / (2 * self.kappa)), self.f_max)
         self.f_energy = np.clip(f_energy, self.f_min, self.f_max)
         self.sends = self.bits > 0
 
@@ -72,14 +72,14 @@ class _Batch:
 
     def cost(self, b: np.ndarray, price: np.ndarray) -> np.ndarray:
         f, ok = self.clock(b)
-        e = energy(self.a, self.bits, f, b, self.kappa, self.static_power, self.tx_power,
-                   self.snr_per_hz)
+        e = energy(self.a, self.bits, f, b, self.kappa, self.static_power, self.tx_power, self.snr_per_hz)
         return np.where(ok, e + price * b, np.inf)
 
     def min_bandwidth(self) -> np.ndarray:
         """Smallest b meeting the deadline at f_max (0 for devices that send nothing; inf if none)."""
         local = np.where(self.a > 0, self.a / self.f_max, 0.0) + self.margin * np.sqrt(
-            np.where(self.s > 0, (self.s / self.f_max) ** 2, 0.0) + self.var_e)
+            np.where(self.s > 0, (self.s / self.f_max) ** 2, 0.0) + self.var_e
+        )
         window = self.deadline - self.mu_e - local
         with np.errstate(divide="ignore", invalid="ignore"):
             need_rate = np.where(window > 0, self.bits / window, np.inf)
@@ -131,8 +131,7 @@ def allocate(data: RobustData, parts: np.ndarray) -> Allocation:
     priced = batch.best_bandwidth(lo, 10.0**log_hi)  # the side where Σ b ≤ B
     b = np.where(enough[:, None], b, priced)
     f, ok = batch.clock(b)
-    e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power,
-               batch.snr_per_hz)
+    e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power, batch.snr_per_hz)
     feasible &= ok.all(axis=1) & (b.sum(axis=1) <= batch.B * (1 + 1e-9))
     total_energy = np.where(feasible, e.sum(axis=1), np.inf)
     return Allocation(total_energy, feasible, f, b)
@@ -149,7 +148,6 @@ def settle(data: RobustData, parts: np.ndarray, b: np.ndarray) -> Allocation:
     b = np.where(batch.sends, np.atleast_2d(b), 0.0)
     b = b * min(1.0, batch.B / max(float(b.sum()), 1e-300))
     f, ok = batch.clock(b)
-    e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power,
-               batch.snr_per_hz)
-    feasible = ok.all(axis=1)
+    e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power, batch.snr_per_hz)
+    feasible = np.asarray(ok.all(axis=1))
     return Allocation(np.where(feasible, e.sum(axis=1), np.inf), feasible, f, b)

@@ -22,8 +22,7 @@ def build(data: RobustData) -> pyo.ConcreteModel:
     m = pyo.ConcreteModel(name="robust")
     devs = data.devices
     m.N = pyo.RangeSet(0, len(devs) - 1)
-    m.P = pyo.Set(initialize=[(n, k) for n, d in enumerate(devs) for k in range(d.num_points)],
-                  dimen=2)
+    m.P = pyo.Set(initialize=[(n, k) for n, d in enumerate(devs) for k in range(d.num_points)], dimen=2)
     B = data.bandwidth / MHZ
     m.x = pyo.Var(m.P, domain=pyo.Binary)
     m.f = pyo.Var(m.N, bounds=lambda _m, n: (devs[n].f_min / GHZ, devs[n].f_max / GHZ))
@@ -34,10 +33,13 @@ def build(data: RobustData) -> pyo.ConcreteModel:
         snr = devs[n].snr_per_hz / MHZ
         return m.b[n] * pyo.log(1 + snr / m.b[n]) / math.log(2.0)
 
-    m.one_hot = pyo.Constraint(m.N, rule=lambda _m, n: sum(
-        m.x[n, k] for k in range(devs[n].num_points)) == 1)
-    m.transfer = pyo.Constraint(m.N, rule=lambda _m, n: m.z[n] * rate(n) >= sum(
-        m.x[n, k] * devs[n].bits[k] / MEGA for k in range(devs[n].num_points)))
+    m.one_hot = pyo.Constraint(m.N, rule=lambda _m, n: sum(m.x[n, k] for k in range(devs[n].num_points)) == 1)
+    m.transfer = pyo.Constraint(
+        m.N,
+        rule=lambda _m, n: (
+            m.z[n] * rate(n) >= sum(m.x[n, k] * devs[n].bits[k] / MEGA for k in range(devs[n].num_points))
+        ),
+    )
 
     def deadline(_m: pyo.ConcreteModel, n: int) -> pyo.Expression:
         d = devs[n]
@@ -56,8 +58,11 @@ def build(data: RobustData) -> pyo.ConcreteModel:
         d = devs[n]
         kappa = d.kappa * GIGA * GHZ**2
         static = d.static_power * GIGA / GHZ
-        compute = sum(m.x[n, k] * (d.a[k] / GIGA) * (kappa * m.f[n] ** 2 + static / m.f[n])
-                      for k in range(d.num_points) if d.a[k] > 0)
+        compute = sum(
+            m.x[n, k] * (d.a[k] / GIGA) * (kappa * m.f[n] ** 2 + static / m.f[n])
+            for k in range(d.num_points)
+            if d.a[k] > 0
+        )
         return compute + d.tx_power * m.z[n]
 
     m.energy = pyo.Objective(expr=sum(device_energy(n) for n in m.N), sense=pyo.minimize)

@@ -63,7 +63,7 @@ def build(data: RobustData) -> PartitionLP:
     width = max(d.num_points for d in data.devices)
     upper = np.zeros((n, width))
     for i, d in enumerate(data.devices):
-        upper[i, :d.num_points] = 1.0
+        upper[i, : d.num_points] = 1.0
     x = cp.Variable((n, width), nonneg=True)
     s_dl = cp.Variable(n, nonneg=True)
     s_bin = cp.Variable(n, nonneg=True)
@@ -80,15 +80,24 @@ def build(data: RobustData) -> PartitionLP:
         cp.sum(cp.multiply(deadline_coef, x), axis=1) <= deadline_rhs + s_dl,
         cp.sum(cp.multiply(binary_coef, x), axis=1) <= binary_rhs + s_bin,
     ]
-    objective = (cp.sum(cp.multiply(cost, x)) + deadline_weight * cp.sum(s_dl)
-                 + tau * cp.sum(s_bin))
-    return PartitionLP(cp.Problem(cp.Minimize(objective), constraints), x, s_dl, s_bin, cost,
-                       deadline_coef, deadline_rhs, binary_coef, binary_rhs, tau,
-                       deadline_weight, upper)
+    objective = cp.sum(cp.multiply(cost, x)) + deadline_weight * cp.sum(s_dl) + tau * cp.sum(s_bin)
+    return PartitionLP(
+        cp.Problem(cp.Minimize(objective), constraints),
+        x,
+        s_dl,
+        s_bin,
+        cost,
+        deadline_coef,
+        deadline_rhs,
+        binary_coef,
+        binary_rhs,
+        tau,
+        deadline_weight,
+        upper,
+    )
 
 
-def _point_tables(data: RobustData, b: np.ndarray, price: float | None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _point_tables(data: RobustData, b: np.ndarray, price: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Cost c and robust latency L = μ + kσ of every (device, point).
 
     Without a price each point is evaluated at the given bandwidth b; with the bandwidth
@@ -116,16 +125,23 @@ def _point_tables(data: RobustData, b: np.ndarray, price: float | None
     c, L = np.full((n, width), np.inf), np.full((n, width), np.inf)
     for i, d in enumerate(data.devices):
         k = slice(0, d.num_points)
-        fi, bi = f[:d.num_points, i], bw[:d.num_points, i]
-        c[i, k] = energy(d.a, d.bits, fi, bi, d.kappa, d.static_power, d.tx_power,
-                         d.snr_per_hz) + charge[:d.num_points, i]
-        L[i, k] = robust_latency(d.a, d.s, d.mu_e, d.var_e, d.bits, fi, bi, d.snr_per_hz,
-                                 d.margin)
+        fi, bi = f[: d.num_points, i], bw[: d.num_points, i]
+        c[i, k] = (
+            energy(d.a, d.bits, fi, bi, d.kappa, d.static_power, d.tx_power, d.snr_per_hz)
+            + charge[: d.num_points, i]
+        )
+        L[i, k] = robust_latency(d.a, d.s, d.mu_e, d.var_e, d.bits, fi, bi, d.snr_per_hz, d.margin)
     return c, L
 
 
-def partition(lp: PartitionLP, data: RobustData, b: np.ndarray, price: float | None,
-              settings: PccpSettings, options: SolveOptions) -> tuple[np.ndarray, int]:
+def partition(
+    lp: PartitionLP,
+    data: RobustData,
+    b: np.ndarray,
+    price: float | None,
+    settings: PccpSettings,
+    options: SolveOptions,
+) -> tuple[np.ndarray, int]:
     """Run penalty CCP from the relaxation; returns the 0/1 partition and the iteration count."""
     c, L = _point_tables(data, b, price)
     finite = np.isfinite(c) & (lp.upper > 0)
@@ -150,11 +166,17 @@ def partition(lp: PartitionLP, data: RobustData, b: np.ndarray, price: float | N
         if not out.has_solution:
             break
         x = np.clip(np.asarray(lp.x.value), 0.0, 1.0) * lp.upper
-        slack = float(np.sum(lp.slack_deadline.value) + np.sum(lp.slack_binary.value))
+        slack = float(np.sum(np.asarray(lp.slack_deadline.value)) + np.sum(np.asarray(lp.slack_binary.value)))
         value = float(np.sum(lp.cost.value * x))
-        lp.iterations.append({"pccp_iteration": iterations, "tau": tau, "energy": value,
-                              "slack": slack,
-                              "max_fraction": float(np.max(np.minimum(x, 1 - x)))})
+        lp.iterations.append(
+            {
+                "pccp_iteration": iterations,
+                "tau": tau,
+                "energy": value,
+                "slack": slack,
+                "max_fraction": float(np.max(np.minimum(x, 1 - x))),
+            }
+        )
         if slack < settings.tolerance and abs(previous - value) <= settings.tolerance * scale:
             break
         previous = value

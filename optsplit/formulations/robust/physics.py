@@ -27,15 +27,17 @@ def tx_time(bits: np.ndarray, b: np.ndarray, snr_per_hz: np.ndarray) -> np.ndarr
     return np.where(bits > 0, np.where(r > 0, t, np.inf), 0.0)
 
 
-def inverse_clock_needed(a: np.ndarray, s: np.ndarray, var_e: np.ndarray, k: np.ndarray,
-                         budget: np.ndarray) -> np.ndarray:
+def inverse_clock_needed(
+    a: np.ndarray, s: np.ndarray, var_e: np.ndarray, k: np.ndarray, budget: np.ndarray
+) -> np.ndarray:
     """Largest u = 1/f with a·u + k·sqrt(s²u² + var_e) ≤ budget (NaN if none, inf if any u).
 
     h(u) = a·u + k·sqrt(s²u² + var_e) is increasing, so the answer is the root of
     h(u) = budget: (budget − a·u)² = k²(s²u² + var_e) with budget − a·u ≥ 0.
     """
-    a, s, var_e, k, budget = np.broadcast_arrays(*(np.asarray(x, dtype=float)
-                                                   for x in (a, s, var_e, k, budget)))
+    a, s, var_e, k, budget = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (a, s, var_e, k, budget))
+    )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         A = k**2 * s**2 - a**2
         B = 2 * a * budget

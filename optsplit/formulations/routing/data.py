@@ -44,15 +44,16 @@ class RoutingData:
 def prepare(instance: Instance) -> RoutingData:
     """Turn an instance with [network] and [job] into RoutingData."""
     if instance.network is None:
-        raise InputError("the routing formulation needs a [network] section",
-                         source=instance.source, path="network")
+        raise InputError(
+            "the routing formulation needs a [network] section", source=instance.source, path="network"
+        )
     if instance.job is None:
-        raise InputError("the routing formulation needs a [job] section",
-                         source=instance.source, path="job")
+        raise InputError("the routing formulation needs a [job] section", source=instance.source, path="job")
     net, job = instance.network, instance.job
     index = net.index()
-    compute = np.array([[compute_time(layer, node) for node in net.nodes]
-                        for layer in job.profile.layers], dtype=float)
+    compute = np.array(
+        [[compute_time(layer, node) for node in net.nodes] for layer in job.profile.layers], dtype=float
+    )
     tail, head, rate, delay = net.link_arrays()
     return RoutingData(
         instance=instance,
@@ -60,7 +61,10 @@ def prepare(instance: Instance) -> RoutingData:
         layer_names=[layer.name for layer in job.profile.layers],
         compute=compute,
         tensor_bits=8.0 * job.profile.tensor_bytes(),
-        tail=tail, head=head, rate=rate, delay=delay,
+        tail=tail,
+        head=head,
+        rate=rate,
+        delay=delay,
         source=index[job.source],
         destination=index[job.destination],
     )

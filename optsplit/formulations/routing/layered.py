@@ -75,16 +75,23 @@ def flow_lp(graph: LayeredGraph) -> LinearModel:
     m, n = e.num_vertices, e.tail.size
     cols = np.arange(n)
     A = sp.csr_matrix(
-        (np.concatenate([np.ones(n), -np.ones(n)]),
-         (np.concatenate([e.tail, e.head]), np.concatenate([cols, cols]))),
+        (
+            np.concatenate([np.ones(n), -np.ones(n)]),
+            (np.concatenate([e.tail, e.head]), np.concatenate([cols, cols])),
+        ),
         shape=(m, n),
     )
     b = np.zeros(m)
     b[graph.source] += 1.0
     b[graph.sink] -= 1.0
     return LinearModel(
-        c=e.weight.astype(float), A=A, row_lower=b, row_upper=b.copy(),
-        col_lower=np.zeros(n), col_upper=np.full(n, np.inf), integer=np.zeros(n, dtype=bool),
+        c=e.weight.astype(float),
+        A=A,
+        row_lower=b,
+        row_upper=b.copy(),
+        col_lower=np.zeros(n),
+        col_upper=np.full(n, np.inf),
+        integer=np.zeros(n, dtype=bool),
     )
 
 
@@ -107,7 +114,7 @@ def plan_from_path(data: RoutingData, graph: LayeredGraph, vertices: list[int]) 
     placement: list[str] = []
     paths: list[list[str]] = [[data.names[data.source]]]
     for a, b in zip(vertices[:-1], vertices[1:]):
-        (u, ka), (v, kb) = graph.vertex(a), graph.vertex(b)
+        (_u, ka), (v, kb) = graph.vertex(a), graph.vertex(b)
         if kb == ka + 1:
             placement.append(data.names[v])
             paths.append([data.names[v]])

@@ -117,15 +117,21 @@ def build(data: RoutingData) -> NodeSelectionMILP:
             hi.append(np.full(m, 1.0 - const))
             n_rows += m
 
-    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(n_rows, n_cols))
+    A = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_cols)
+    )
     integer = np.zeros(n_cols, dtype=bool)
     integer[:n_y] = True
     col_upper = np.full(n_cols, np.inf)
     col_upper[:n_y] = 1.0
     model = LinearModel(
-        c=np.concatenate(costs), A=A, row_lower=np.concatenate(lo), row_upper=np.concatenate(hi),
-        col_lower=np.zeros(n_cols), col_upper=col_upper, integer=integer,
+        c=np.concatenate(costs),
+        A=A,
+        row_lower=np.concatenate(lo),
+        row_upper=np.concatenate(hi),
+        col_lower=np.zeros(n_cols),
+        col_upper=col_upper,
+        integer=integer,
     )
     return NodeSelectionMILP(model, candidates, list(y_start[:-1]), bounds, q_start, q_pairs)
 
@@ -134,7 +140,7 @@ def placement_indices(milp: NodeSelectionMILP, x: np.ndarray) -> list[int] | Non
     """Node index of each layer from the y columns (None if a layer has no y near 1)."""
     out = []
     for k, cand in enumerate(milp.candidates):
-        y = x[milp.y_start[k]:milp.y_start[k] + cand.size]
+        y = x[milp.y_start[k] : milp.y_start[k] + cand.size]
         j = int(np.argmax(y))
         if y[j] < 0.5:
             return None
