@@ -93,7 +93,25 @@ def _print_result(result: Result) -> None:
     out.print(table)
     if result.plan is not None:
         for key, value in result.plan.items():
-            typer.echo(f"{key}: {json.dumps(value, default=str)}")
+            typer.echo(f"{key}: {_compact(value)}")
+
+
+def _compact(value: Any) -> str:
+    """Runs of a repeated string shown once with their 1-based positions
+    ("1-4 dev, 5-11 edge"); of lists of routes only those that move (#tensor a->b);
+    anything else as JSON."""
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        moves = [f"#{k} {'->'.join(map(str, p))}" for k, p in enumerate(value) if len(p) > 1]
+        return "; ".join(moves) or "nothing moves"
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        return json.dumps(value, default=str)
+    runs, start = [], 0
+    for i in range(1, len(value) + 1):
+        if i == len(value) or value[i] != value[start]:
+            span = f"{start + 1}" if i - start == 1 else f"{start + 1}-{i}"
+            runs.append(f"{span} {value[start]}")
+            start = i
+    return ", ".join(runs)
 
 
 @app.command()

@@ -33,6 +33,7 @@ def test_solve_and_check_roundtrip(monkeypatch, capsys, tmp_path, line_doc) -> N
     out_json = tmp_path / "result.json"
     code, out, _ = run(monkeypatch, capsys, "solve", str(inst), "-s", "milp", "-o", str(out_json))
     assert code == EXIT_OK and "optimal" in out
+    assert "placement: 1 dev, 2 edge" in out and "paths: #1 dev->ap->edge; #2 edge->ap->dev" in out
     assert json.loads(out_json.read_text())["objective"] == pytest.approx(LINE_OPTIMUM)
     code, out, _ = run(monkeypatch, capsys, "check", str(inst), str(out_json))
     assert code == EXIT_OK and out.strip().endswith("ok")
