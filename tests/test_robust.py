@@ -242,3 +242,16 @@ def test_robust_bad_input(change, message) -> None:
     with pytest.raises(optsplit.InputError) as exc:
         optsplit.from_dict(doc, source="x.toml")
     assert message in str(exc.value)
+
+
+def test_time_limits_keep_the_best_plan() -> None:
+    inst = optsplit.load(INSTANCES / "robust" / "alexnet-100dev.toml")
+    res = optsplit.solve(inst, "robust", "pccp", time_limit=1e-3)
+    assert res.status is Status.TIME_LIMIT  # stopped after the first allocation…
+    assert res.has_plan and optsplit.check(inst, res).ok  # …with that plan kept
+    inst = optsplit.load(INSTANCES / "robust" / "alexnet-10dev.toml")
+    res = optsplit.solve(inst, "robust", "scip", time_limit=3)
+    assert res.status is Status.TIME_LIMIT
+    assert res.has_plan and res.bound is not None and res.gap is not None and res.gap > 0
+    assert optsplit.check(inst, res).ok
+    assert res.bound <= optsplit.solve(inst, "robust", "pccp-polish").objective

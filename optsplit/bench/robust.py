@@ -255,35 +255,46 @@ def _comparisons(table: dict[tuple[str, str], dict[str, dict[str, str]]]) -> lis
         vals = []
         for (g, _n), m in table.items():
             row = m.get("pccp-polish")
-            base = [_num(m[b]["objective"]) for b in BASELINES
-                    if b in m and m[b].get("status") == "feasible"]
-            if g == "deadline" and row and row.get("profile") == profile and base \
-                    and math.isfinite(_num(row.get("objective"))):
+            base = [_num(m[b]["objective"]) for b in BASELINES if b in m and m[b].get("status") == "feasible"]
+            if (
+                g == "deadline"
+                and row
+                and row.get("profile") == profile
+                and base
+                and math.isfinite(_num(row.get("objective")))
+            ):
                 vals.append(1 - _num(row["objective"]) / min(base))
         if vals:
             per_model[profile] = sum(vals) / len(vals)
     if "alexnet" in per_model and "resnet152" in per_model:
         same = per_model["alexnet"] > per_model["resnet152"]
-        out.append(f"- The paper reports the largest savings for AlexNet (~40 %) and the smallest "
-                   f"for ResNet-152 (~8 %): here {per_model['alexnet']:.1%} vs "
-                   f"{per_model['resnet152']:.1%}, "
-                   + ("the same direction." if same else "NOT the same direction."))
+        out.append(
+            f"- The paper reports the largest savings for AlexNet (~40 %) and the smallest "
+            f"for ResNet-152 (~8 %): here {per_model['alexnet']:.1%} vs "
+            f"{per_model['resnet152']:.1%}, " + ("the same direction." if same else "NOT the same direction.")
+        )
     for (g, name), m in table.items():
         if g == "scale" and "pccp" in m and m.get("scip", {}).get("status") == "optimal":
             ratio = _num(m["scip"]["runtime"]) / _num(m["pccp"]["runtime"])
-            out.append(f"- `{name}`: SCIP {_num(m['scip']['runtime']):.3g} s, pccp "
-                       f"{_num(m['pccp']['runtime']):.3g} s ({ratio:,.0f}x faster).")
+            out.append(
+                f"- `{name}`: SCIP {_num(m['scip']['runtime']):.3g} s, pccp "
+                f"{_num(m['pccp']['runtime']):.3g} s ({ratio:,.0f}x faster)."
+            )
     scale = [m["pccp"] for (g, _n), m in table.items() if g == "scale" and "pccp" in m]
     if scale:
         top = max(scale, key=lambda r: _num(r["devices"]))
-        out.append(f"- pccp on {top['devices']} devices: {_num(top['runtime']):.3g} s "
-                   "(target < 10 s).")
-    excess = [max(_num(m["gaussian"]["viol_gamma"]), _num(m["gaussian"]["viol_lognormal"]))
-              - _num(m["gaussian"]["epsilon"]) for (_g, _n), m in table.items()
-              if "gaussian" in m and m["gaussian"].get("viol_gamma")]
+        out.append(f"- pccp on {top['devices']} devices: {_num(top['runtime']):.3g} s (target < 10 s).")
+    excess = [
+        max(_num(m["gaussian"]["viol_gamma"]), _num(m["gaussian"]["viol_lognormal"]))
+        - _num(m["gaussian"]["epsilon"])
+        for (_g, _n), m in table.items()
+        if "gaussian" in m and m["gaussian"].get("viol_gamma")
+    ]
     if excess:
-        out.append(f"- Gaussian-quantile baseline: under skewed (gamma, lognormal) times its "
-                   f"violation rate exceeds epsilon by up to {max(excess):.3f}.")
+        out.append(
+            f"- Gaussian-quantile baseline: under skewed (gamma, lognormal) times its "
+            f"violation rate exceeds epsilon by up to {max(excess):.3f}."
+        )
     return out
 
 

@@ -181,7 +181,8 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
     """Alternate the convex allocation (CVXPY/Clarabel) and the PCCP partition step."""
     t0 = time.perf_counter()
     settings = pccp.PccpSettings(**options.extra.get("pccp", {}))
-    options = replace(options, extra={k: v for k, v in options.extra.items() if k != "pccp"})
+    limit = options.time_limit  # applies to the whole loop; each small inner solve runs free
+    options = replace(options, time_limit=None, extra={k: v for k, v in options.extra.items() if k != "pccp"})
     ra = allocation.build(data)
     lp = pccp.build(data)
     b = np.full(len(data.devices), data.bandwidth / len(data.devices))
@@ -189,8 +190,11 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
     lines: list[str] = []
     iterations: list[dict[str, Any]] = []
     best: Incumbent | None = None
+    stopped_by_clock = False
     for outer in range(1, 51):
-        if options.time_limit is not None and time.perf_counter() - t0 > options.time_limit:
+        # the limit stops the loop once a plan exists, never before: limits never lose work
+        if best is not None and limit is not None and time.perf_counter() - t0 > limit:
+            stopped_by_clock = True
             break
         ra.set_partition(data, parts)
         out, f_new, b_new, price = allocation.solve(ra, options)
@@ -227,7 +231,7 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
         if np.array_equal(new_parts, parts):
             break
         parts = new_parts
-    if polish and best is not None:
+    if polish and best is not None and not stopped_by_clock:
         best = _polish(data, best, lines, iterations, t0)
     runtime = time.perf_counter() - t0
     if best is None:
@@ -235,11 +239,10 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
         res.iterations = iterations
         return res
     energy, parts, f, b = best
-    timed_out = options.time_limit is not None and runtime > options.time_limit
     return Result(
         KEY,
         "",
-        Termination.TIME_LIMIT if timed_out else Termination.LOCALLY_SOLVED,
+        Termination.TIME_LIMIT if stopped_by_clock else Termination.LOCALLY_SOLVED,
         SolutionStatus.FEASIBLE,
         energy,
         None,

@@ -43,8 +43,9 @@ def _infeasible(
     )
 
 
-def _solve_scaled(model: LinearModel, backend: str, options: SolveOptions,
-                  start: np.ndarray | None = None) -> Outcome:
+def _solve_scaled(
+    model: LinearModel, backend: str, options: SolveOptions, start: np.ndarray | None = None
+) -> Outcome:
     """Solve with costs divided by the largest one, so that latencies of any magnitude sit
     well above the solvers' absolute optimality tolerances (~1e-7); objective and bound are
     scaled back."""
