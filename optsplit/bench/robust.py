@@ -10,6 +10,7 @@ from typing import Any
 
 from optsplit.bench.environment import describe
 from optsplit.bench.runner import Case, Suite, markdown_table
+from optsplit.bench.runner import as_float as _num
 
 PROFILES = ("alexnet", "mobilenet_v2", "resnet18", "vgg16", "resnet152")
 METHODS = ("pccp", "pccp-polish", "all-local", "all-offload", "mean-only", "gaussian")
@@ -113,13 +114,6 @@ def execute(case: Case) -> dict[str, Any]:
         for law in ("gaussian", "gamma", "lognormal", "two-point"):
             row["viol_" + law.replace("-", "_")] = max(r[law] for r in rates.values())
     return row
-
-
-def _num(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _energy(row: dict[str, str] | None) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from optsplit.bench.environment import describe
 from optsplit.bench.runner import Case, Suite, markdown_table
+from optsplit.bench.runner import as_float as _num
 
 METHODS = ("dijkstra", "lp", "milp")
 MILP_TIME_LIMIT = 60.0
@@ -151,13 +152,6 @@ def execute(case: Case) -> dict[str, Any]:
         report = optsplit.check(inst, best)
         row.update(evaluated=report.evaluation.objective, check_ok=report.ok)
     return row
-
-
-def _num(value: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _fmt_time(value: float) -> str:

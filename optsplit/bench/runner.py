@@ -7,6 +7,7 @@ where it stopped: cases whose key already has a row are skipped.
 from __future__ import annotations
 
 import csv
+import math
 import multiprocessing as mp
 import time
 import traceback
@@ -131,6 +132,14 @@ def run_suite(
 
 def _flatten(case: Case) -> dict[str, Any]:
     return {"time_limit": case.time_limit, "threads": case.threads, "seed": case.seed}
+
+
+def as_float(value: Any) -> float:
+    """A CSV cell as a float; NaN when empty or not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

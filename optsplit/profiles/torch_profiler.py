@@ -21,6 +21,7 @@ import numpy as np
 
 from optsplit.errors import OptsplitError
 from optsplit.instance.model import Profile, TimeStat
+from optsplit.machine import cpu_model
 from optsplit.profiles.architectures import Architecture
 
 
@@ -121,17 +122,6 @@ def _Residual(main: Any, side: Any, act: bool) -> Any:
     return Residual()
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def measure(
     arch: Architecture,
     processor: str,
@@ -183,7 +173,7 @@ def measure(
     )
     machine = {
         processor: {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "threads": threads,
             "torch": torch.__version__,
