@@ -26,6 +26,7 @@ class Method:
     kind: str  # "exact", "reference", "heuristic" or "baseline"
     run: Callable[[Any, str | None, SolveOptions], Result]
     backends: tuple[str, ...] = ()
+    writes_model: bool = False  # whether `write_model` can export what it solves
 
 
 @dataclass
@@ -126,6 +127,13 @@ def solve(
         )
     except ValueError as exc:
         raise InputError(str(exc), path="options") from None
+    if write_model is not None and not method.writes_model:
+        exporters = [n for n, m in methods.items() if m.writes_model]
+        raise InputError(
+            f"solver '{name}' builds no model to write; solvers of '{form.key}' "
+            f"that do: {', '.join(exporters) or 'none'}",
+            path="write_model",
+        )
     data = form.prepare(instance)
     result = method.run(data, backend or (method.backends[0] if method.backends else None), options)
     result.formulation, result.solver = form.key, name

@@ -255,3 +255,21 @@ def test_time_limits_keep_the_best_plan() -> None:
     assert res.has_plan and res.bound is not None and res.gap is not None and res.gap > 0
     assert optsplit.check(inst, res).ok
     assert res.bound <= optsplit.solve(inst, "robust", "pccp-polish").objective
+
+
+@pytest.mark.parametrize("suffix", [".nl", ".lp"])
+def test_scip_model_export(tmp_path, suffix: str) -> None:
+    inst = optsplit.load(INSTANCES / "robust" / "alexnet-3dev.toml")
+    path = tmp_path / f"robust{suffix}"
+    if suffix == ".lp":  # the model is nonlinear: LP format cannot hold it
+        with pytest.raises(optsplit.InputError, match="cannot write the model to"):
+            optsplit.solve(inst, "robust", "scip", write_model=path)
+        return
+    res = optsplit.solve(inst, "robust", "scip", write_model=path)
+    assert res.status is Status.OPTIMAL and path.stat().st_size > 1000
+
+
+def test_methods_without_a_model_refuse_to_write(tmp_path) -> None:
+    inst = optsplit.load(INSTANCES / "robust" / "alexnet-3dev.toml")
+    with pytest.raises(optsplit.InputError, match="solver 'pccp' builds no model to write.*scip"):
+        optsplit.solve(inst, "robust", "pccp", write_model=tmp_path / "m.nl")

@@ -19,7 +19,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus as PyoSolution
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
 
-from optsplit.errors import SolverUnavailableError
+from optsplit.errors import InputError, SolverUnavailableError
 from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
@@ -74,7 +74,12 @@ def solve_pyomo(model: pyo.ConcreteModel, solver: str, options: SolveOptions) ->
     if not ok:
         raise SolverUnavailableError(why)
     if options.write_model is not None:
-        model.write(str(options.write_model))
+        try:
+            model.write(str(options.write_model))
+        except (ValueError, RuntimeError, KeyError) as exc:  # e.g. a nonlinear model as .lp
+            raise InputError(
+                f"cannot write the model to '{options.write_model}': {exc}", path="write_model"
+            ) from None
     buffer = io.StringIO()
     streams: list[Any] = [buffer] + ([sys.stdout] if options.verbose else [])
     solver_options: dict[str, Any] = {_SEED_OPTION[solver]: int(options.seed), **options.extra}

@@ -338,6 +338,7 @@ class RobustFormulation:
                 "exact",
                 run_scip,
                 ("pyomo-scip",),
+                writes_model=True,
             ),
             "enumerate": Method(
                 "enumerate",

@@ -211,6 +211,7 @@ class RoutingFormulation:
                 "exact",
                 run_lp,
                 _LP_BACKENDS,
+                writes_model=True,
             ),
             "milp": Method(
                 "milp",
@@ -218,6 +219,7 @@ class RoutingFormulation:
                 "exact",
                 run_milp,
                 _MILP_BACKENDS,
+                writes_model=True,
             ),
             "single-node": Method(
                 "single-node", "baseline: all layers on the best single node", "baseline", run_single_node
