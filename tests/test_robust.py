@@ -271,5 +271,5 @@ def test_scip_model_export(tmp_path, suffix: str) -> None:
 
 def test_methods_without_a_model_refuse_to_write(tmp_path) -> None:
     inst = optsplit.load(INSTANCES / "robust" / "alexnet-3dev.toml")
-    with pytest.raises(optsplit.InputError, match="solver 'pccp' builds no model to write.*scip"):
+    with pytest.raises(optsplit.InputError, match=r"solver 'pccp' builds no model to write.*scip"):
         optsplit.solve(inst, "robust", "pccp", write_model=tmp_path / "m.nl")

@@ -65,11 +65,10 @@ def _configure(h: highspy.Highs, options: SolveOptions, log_path: str) -> None:
     h.setOptionValue("log_to_console", bool(options.verbose))
     h.setOptionValue("log_file", log_path)
     h.setOptionValue("random_seed", int(options.seed))
-    # The tightest tolerances HiGHS accepts: optsplit's exact methods are references, and
-    # alternative plans can differ by 1e-7 of the objective.
+    # The tightest LP tolerances HiGHS accepts: optsplit's exact methods are references, and
+    # alternative plans can differ by 1e-7 of the objective (integrality keeps its default).
     h.setOptionValue("primal_feasibility_tolerance", 1e-10)
     h.setOptionValue("dual_feasibility_tolerance", 1e-10)
-    h.setOptionValue("mip_feasibility_tolerance", 1e-10)
     h.setOptionValue("mip_rel_gap", float(options.mip_gap))
     if options.mip_gap == 0:
         h.setOptionValue("mip_abs_gap", 0.0)
