@@ -177,6 +177,46 @@ def _polish(
         log.info(line)
 
 
+PRICE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _partition_step(
+    lp: pccp.PartitionLP,
+    data: RobustData,
+    b: np.ndarray,
+    price: float | None,
+    settings: pccp.PccpSettings,
+    options: SolveOptions,
+    current: np.ndarray,
+) -> tuple[np.ndarray | None, int]:
+    """PCCP partitions at the current bandwidths and at a sweep of bandwidth prices around the
+    allocation's dual price, plus each of their per-device moves alone; the one whose exact
+    allocation is cheapest is returned (None when
+    every candidate is the current partition)."""
+    prices: list[float | None] = [None]
+    if price is not None and price > 0:
+        prices += [price * k for k in PRICE_FACTORS]
+    candidates, inner = [], 0
+    for p in prices:
+        cand, k = pccp.partition(lp, data, b, p, settings, options)
+        inner += k
+        if not np.array_equal(cand, current) and not any(np.array_equal(cand, c) for c in candidates):
+            candidates.append(cand)
+    if not candidates:
+        return None, inner
+    # the devices' moves may conflict over bandwidth: also try each move on its own
+    for cand in list(candidates):
+        for n in np.flatnonzero(cand != current):
+            single = current.copy()
+            single[n] = cand[n]
+            if not any(np.array_equal(single, c) for c in candidates):
+                candidates.append(single)
+    exact = kkt.allocate(data, np.array(candidates))
+    if not exact.feasible.any():
+        return None, inner
+    return candidates[int(np.argmin(exact.energy))], inner
+
+
 def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False) -> Result:
     """Alternate the convex allocation (CVXPY/Clarabel) and the PCCP partition step."""
     t0 = time.perf_counter()
@@ -227,8 +267,8 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
         log.info(line)
         if not improved:
             break
-        new_parts, inner = pccp.partition(lp, data, b_new, price, settings, options)
-        if np.array_equal(new_parts, parts):
+        new_parts, inner = _partition_step(lp, data, b_new, price, settings, options, parts)
+        if new_parts is None:
             break
         parts = new_parts
     if polish and best is not None and not stopped_by_clock:
