@@ -47,7 +47,12 @@ def solve(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write the result JSON here")] = None,
 ) -> None:
     """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
+    import logging
+
     import optsplit
+
+    if verbose:  # iteration logs of optsplit's own algorithms (PCCP…) go to stderr
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
     inst = optsplit.load(file)
     result = optsplit.solve(
