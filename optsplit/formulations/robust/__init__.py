@@ -188,15 +188,17 @@ def _partition_step(
     settings: pccp.PccpSettings,
     options: SolveOptions,
     current: np.ndarray,
+    current_energy: float,
 ) -> tuple[np.ndarray | None, int]:
     """PCCP partitions at the current bandwidths and at a sweep of bandwidth prices around the
-    allocation's dual price, plus each of their per-device moves alone; the one whose exact
-    allocation is cheapest is returned (None when
-    every candidate is the current partition)."""
+    allocation's dual price; the one whose exact allocation is cheapest is returned. If none
+    improves on the current energy (the devices' moves may conflict over bandwidth), each
+    proposed move is tried on its own. None when no candidate admits an allocation."""
     prices: list[float | None] = [None]
     if price is not None and price > 0:
         prices += [price * k for k in PRICE_FACTORS]
-    candidates, inner = [], 0
+    candidates: list[np.ndarray] = []
+    inner = 0
     for p in prices:
         cand, k = pccp.partition(lp, data, b, p, settings, options)
         inner += k
@@ -204,17 +206,30 @@ def _partition_step(
             candidates.append(cand)
     if not candidates:
         return None, inner
-    # the devices' moves may conflict over bandwidth: also try each move on its own
-    for cand in list(candidates):
+    best = _cheapest(data, candidates, price)
+    if best is not None and best[1] < current_energy * (1 - 1e-9):
+        return best[0], inner
+    singles: list[np.ndarray] = []
+    for cand in candidates:
         for n in np.flatnonzero(cand != current):
             single = current.copy()
             single[n] = cand[n]
-            if not any(np.array_equal(single, c) for c in candidates):
-                candidates.append(single)
-    exact = kkt.allocate(data, np.array(candidates))
+            if not any(np.array_equal(single, c) for c in singles):
+                singles.append(single)
+    alone = _cheapest(data, singles, price) if singles else None
+    options_ = [x for x in (best, alone) if x is not None]
+    return (min(options_, key=lambda x: x[1])[0] if options_ else None), inner
+
+
+def _cheapest(
+    data: RobustData, candidates: list[np.ndarray], price: float | None
+) -> tuple[np.ndarray, float] | None:
+    """The candidate partition vector with the lowest exact (KKT) energy, if any is feasible."""
+    exact = kkt.allocate(data, np.array(candidates), price_hint=price)
     if not exact.feasible.any():
-        return None, inner
-    return candidates[int(np.argmin(exact.energy))], inner
+        return None
+    i = int(np.argmin(exact.energy))
+    return candidates[i], float(exact.energy[i])
 
 
 def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False) -> Result:
@@ -267,7 +282,7 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
         log.info(line)
         if not improved:
             break
-        new_parts, inner = _partition_step(lp, data, b_new, price, settings, options, parts)
+        new_parts, inner = _partition_step(lp, data, b_new, price, settings, options, parts, energy)
         if new_parts is None:
             break
         parts = new_parts

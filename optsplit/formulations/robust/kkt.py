@@ -17,8 +17,9 @@ import numpy as np
 from optsplit.formulations.robust.data import RobustData
 from optsplit.formulations.robust.physics import energy, inverse_clock_needed, rate, tx_time
 
-GOLDEN_STEPS = 60
-PRICE_STEPS = 60
+GOLDEN_STEPS = 40
+PRICE_STEPS = 45
+HINTED_PRICE_STEPS = 28
 BISECTION_STEPS = 70
 INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -112,8 +113,12 @@ class _Batch:
         return np.where(self.sends, np.where(at_lo, lo, best), 0.0)
 
 
-def allocate(data: RobustData, parts: np.ndarray) -> Allocation:
-    """Optimal (f, b) and energy for each row of ``parts`` (C × N partition points)."""
+def allocate(data: RobustData, parts: np.ndarray, price_hint: float | None = None) -> Allocation:
+    """Optimal (f, b) and energy for each row of ``parts`` (C × N partition points).
+
+    ``price_hint`` (a nearby bandwidth price, J/Hz) narrows the price search to two decades
+    either side, for fast screening of many similar partition vectors.
+    """
     batch = _Batch(data, np.atleast_2d(parts))
     b_req = batch.min_bandwidth()
     feasible = np.isfinite(b_req).all(axis=1) & (b_req.sum(axis=1) <= batch.B * (1 + 1e-12))
@@ -122,9 +127,10 @@ def allocate(data: RobustData, parts: np.ndarray) -> Allocation:
     zero = np.zeros((lo.shape[0], 1))
     b = batch.best_bandwidth(lo, zero)
     enough = b.sum(axis=1) <= batch.B * (1 + 1e-12)
-    log_lo = np.full((lo.shape[0], 1), -30.0)
-    log_hi = np.full((lo.shape[0], 1), 10.0)
-    for _ in range(PRICE_STEPS):
+    centre = None if not price_hint or price_hint <= 0 else float(np.log10(price_hint))
+    log_lo = np.full((lo.shape[0], 1), -30.0 if centre is None else centre - 2.0)
+    log_hi = np.full((lo.shape[0], 1), 10.0 if centre is None else centre + 2.0)
+    for _ in range(PRICE_STEPS if centre is None else HINTED_PRICE_STEPS):
         mid = 0.5 * (log_lo + log_hi)
         over = batch.best_bandwidth(lo, 10.0**mid).sum(axis=1, keepdims=True) > batch.B
         log_lo, log_hi = np.where(over, mid, log_lo), np.where(over, log_hi, mid)
