@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from optsplit.bench.environment import describe
-from optsplit.bench.runner import Case, Suite, markdown_table
+from optsplit.bench.runner import Case, Suite, markdown_table, rows_by_case
 from optsplit.bench.runner import as_float as _num
 
 PROFILES = ("alexnet", "mobilenet_v2", "resnet18", "vgg16", "resnet152")
@@ -130,9 +130,7 @@ def _viol(row: dict[str, str] | None) -> str:
 
 
 def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
-    table: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
-    for row in rows:
-        table.setdefault((row["group"], row["instance"]), {})[row["method"]] = row
+    table = rows_by_case(rows)
     lines = [
         "# Benchmark `robust`: energy, violation rate and runtime",
         "",

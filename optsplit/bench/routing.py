@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from optsplit.bench.environment import describe
-from optsplit.bench.runner import Case, Suite, markdown_table
+from optsplit.bench.runner import Case, Suite, markdown_table, rows_by_case
 from optsplit.bench.runner import as_float as _num
 
 METHODS = ("dijkstra", "lp", "milp")
@@ -162,9 +162,7 @@ def _fmt_time(value: float) -> str:
 
 def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
     """Markdown summary (one line per instance, methods side by side) and a runtime plot."""
-    by_instance: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
-    for row in rows:
-        by_instance.setdefault((row["group"], row["instance"]), {})[row["method"]] = row
+    by_instance = rows_by_case(rows)
     header = [
         "group",
         "instance",

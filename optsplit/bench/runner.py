@@ -134,6 +134,14 @@ def _flatten(case: Case) -> dict[str, Any]:
     return {"time_limit": case.time_limit, "threads": case.threads, "seed": case.seed}
 
 
+def rows_by_case(rows: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, dict[str, str]]]:
+    """Rows grouped as (group, instance) → method → row, in the order they were written."""
+    table: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+    for row in rows:
+        table.setdefault((row["group"], row["instance"]), {})[row["method"]] = row
+    return table
+
+
 def as_float(value: Any) -> float:
     """A CSV cell as a float; NaN when empty or not a number."""
     try:
