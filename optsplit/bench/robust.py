@@ -37,11 +37,6 @@ COLUMNS = (
     "viol_lognormal",
     "viol_two_point",
     "solver",
-    "time_limit",
-    "threads",
-    "seed",
-    "wall_time",
-    "error",
 )
 
 

@@ -34,11 +34,6 @@ COLUMNS = (
     "columns",
     "rows",
     "solver",
-    "time_limit",
-    "threads",
-    "seed",
-    "wall_time",
-    "error",
 )
 SHIPPED = Path("instances/routing")
 

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 KEY_FIELDS = ("group", "instance", "method", "backend")
+# Columns the runner fills for every suite, after the suite's own.
+RUNNER_FIELDS = ("time_limit", "threads", "seed", "wall_time", "error")
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def run_suite(
         csv_path.unlink(missing_ok=True)
     done = {tuple(row.get(k, "") for k in KEY_FIELDS) for row in read_rows(csv_path)}
     cases = [c for c in suite.cases(quick) if c.key not in done]
-    columns = (*KEY_FIELDS, *suite.columns)
+    columns = (*KEY_FIELDS, *suite.columns, *RUNNER_FIELDS)
     new_file = not csv_path.exists()
     with (
         csv_path.open("a", newline="") as fh,
