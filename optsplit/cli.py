@@ -1,59 +1,135 @@
-"""The `optsplit` command line: solve, check, list, bench, generate, arch, schema."""
+"""The `optsplit` command line (click): solve, check, list, bench, generate, arch, profile, schema.
+
+Every failure the user can cause ends in one line on stderr and a documented exit code,
+never a traceback; results go to stdout (JSON alone with --json), logs to stderr.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 import sys
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from optsplit.errors import InputError, OptsplitError
+from optsplit.errors import InputError, OptsplitError, SolverError
 from optsplit.result import Result, Status
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Optimization models for split (collaborative) DNN inference.",
-)
-out = Console()
-err = Console(stderr=True)
+EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_SOLVER = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
 
-EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN = 0, 1, 2, 3, 4
+
+class FiniteFloat(click.FloatRange):
+    """A float in a range that also refuses NaN and infinity (click's FloatRange lets NaN by)."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+POSITIVE = FiniteFloat(min=0, min_open=True)
+PROBABILITY = FiniteFloat(min=0, max=1, min_open=True, max_open=True)
+
+
+def _stdout() -> Console:
+    return Console(soft_wrap=False)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
 
 
 def _exit_code(result: Result) -> int:
     if result.status is Status.INFEASIBLE:
         return EXIT_INFEASIBLE
-    return EXIT_OK if result.has_plan else EXIT_NO_PLAN
+    if result.has_plan:
+        return EXIT_OK
+    return EXIT_SOLVER if result.status is Status.ERROR else EXIT_NO_PLAN
 
 
-@app.command()
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_output(output: Path, *protected: Path) -> None:
+    """Refuse, before any work, an output that would overwrite an input or lands nowhere."""
+    for other in protected:
+        if output.resolve() == other.resolve():
+            raise InputError(f"refusing to overwrite the input file '{other}'", source=str(output))
+    if not output.parent.is_dir():
+        raise InputError(f"folder '{output.parent}' does not exist", source=str(output))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, no_args_is_help=True)
+@click.version_option(package_name="optsplit")
+def cli() -> None:
+    """Optimization models for split (collaborative) DNN inference.
+
+    Exit codes: 0 ok, 1 check found a violation, 2 bad input or usage, 3 infeasible,
+    4 no plan (limit hit first), 5 solver error, 130 interrupted.
+    """
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-f", "--formulation", help="formulation key (default: the instance's)")
+@click.option("-s", "--solver", help="method name (see `optsplit list`)")
+@click.option("-b", "--backend", help="solver back-end where the method offers several")
+@click.option("--time-limit", type=POSITIVE, help="seconds; the best plan so far is returned")
+@click.option("--mip-gap", type=FiniteFloat(min=0, max=1, max_open=True), default=0.0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1))
+@click.option("--seed", type=click.IntRange(min=0, max=2**31 - 1), default=0, show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="solver and algorithm logs on stderr")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON, nothing else")
+@click.option("--write-model", type=click.Path(path_type=Path), help="export the model: .lp, .mps or .nl")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write the result JSON here")
 def solve(
-    file: Annotated[Path, typer.Argument(help="instance file (.toml, .json, .yaml)")],
-    formulation: Annotated[str | None, typer.Option("-f", "--formulation")] = None,
-    solver: Annotated[str | None, typer.Option("-s", "--solver", help="method name")] = None,
-    backend: Annotated[str | None, typer.Option("-b", "--backend")] = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="seconds")] = None,
-    mip_gap: Annotated[float, typer.Option("--mip-gap")] = 0.0,
-    threads: Annotated[int | None, typer.Option("--threads")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="show the solver log")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
-    write_model: Annotated[Path | None, typer.Option("--write-model", help=".lp, .mps or .nl")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="write the result JSON here")] = None,
+    file: Path,
+    formulation: str | None,
+    solver: str | None,
+    backend: str | None,
+    time_limit: float | None,
+    mip_gap: float,
+    threads: int | None,
+    seed: int,
+    verbose: bool,
+    as_json: bool,
+    write_model: Path | None,
+    output: Path | None,
 ) -> None:
     """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
-    import logging
-
     import optsplit
+    from optsplit.display import print_result
+    from optsplit.problem import check_model_path, resolve_formulation
 
-    if verbose:  # iteration logs of optsplit's own algorithms (PCCP…) go to stderr
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    if output is not None:
+        _check_output(output, file)
+    if write_model is not None:
+        check_model_path(write_model)
+        _check_output(write_model, file)
     inst = optsplit.load(file)
     result = optsplit.solve(
         inst,
@@ -68,68 +144,42 @@ def solve(
         write_model=write_model,
     )
     if output is not None:
-        output.write_text(result.to_json())
+        write_atomically(output, result.to_json() + "\n")
     if as_json:
-        typer.echo(result.to_json())
+        click.echo(result.to_json())
     else:
-        _print_result(result)
-    raise typer.Exit(_exit_code(result))
+        form = resolve_formulation(inst, result.formulation)
+        print_result(_stdout(), result, str(file), form.objective_name, getattr(form, "plan_legend", ""))
+    sys.exit(_exit_code(result))
 
 
-def _print_result(result: Result) -> None:
-    table = Table(show_header=False, box=None)
-    rows: list[tuple[str, Any]] = [
-        ("formulation", result.formulation),
-        ("solver", f"{result.solver} ({result.backend})"),
-        (
-            "status",
-            f"{result.status.value}  [termination {result.termination.value}, "
-            f"solution {result.solution_status.value}]",
-        ),
-        ("objective", result.objective),
-        ("bound", result.bound),
-        ("gap", None if result.gap is None else f"{result.gap:.3g}"),
-        ("runtime", f"{result.runtime:.4f} s"),
-    ]
-    if result.explanation:
-        rows.append(("why", result.explanation))
-    for key, value in rows:
-        table.add_row(key, "-" if value is None else str(value))
-    out.print(table)
-    if result.plan is not None:
-        for key, value in result.plan.items():
-            typer.echo(f"{key}: {_compact(value)}")
+def _read_result(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read file: {exc}", source=str(path)) from None
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise InputError(f"malformed JSON: {str(exc)[:200]}", source=str(path)) from None
+    if not isinstance(doc, dict):
+        raise InputError("expected a JSON object", source=str(path))
+    return doc
 
 
-def _compact(value: Any) -> str:
-    """Runs of a repeated string shown once with their 1-based positions
-    ("1-4 dev, 5-11 edge"); of lists of routes only those that move (#tensor a->b);
-    anything else as JSON."""
-    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        moves = [f"#{k} {'->'.join(map(str, p))}" for k, p in enumerate(value) if len(p) > 1]
-        return "; ".join(moves) or "nothing moves"
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        return json.dumps(value, default=str)
-    runs, start = [], 0
-    for i in range(1, len(value) + 1):
-        if i == len(value) or value[i] != value[start]:
-            span = f"{start + 1}" if i - start == 1 else f"{start + 1}-{i}"
-            runs.append(f"{span} {value[start]}")
-            start = i
-    return ", ".join(runs)
-
-
-@app.command()
-def check(
-    file: Annotated[Path, typer.Argument(help="instance file")],
-    plan: Annotated[Path, typer.Argument(help="result or plan JSON (from solve --output)")],
-    formulation: Annotated[str | None, typer.Option("-f", "--formulation")] = None,
-    rel_tol: Annotated[float, typer.Option("--rel-tol")] = 1e-6,
-    simulate: Annotated[
-        int, typer.Option("--simulate", help="robust: Monte Carlo samples per device and law (0 = none)")
-    ] = 0,
-    seed: Annotated[int, typer.Option("--seed", help="seed of the simulation")] = 0,
-) -> None:
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("-f", "--formulation")
+@click.option("--rel-tol", type=POSITIVE, default=1e-6, show_default=True)
+@click.option(
+    "--simulate",
+    type=click.IntRange(min=0),
+    default=0,
+    help="robust: Monte Carlo samples per device and law (0 = none)",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of the simulation")
+def check(file: Path, plan: Path, formulation: str | None, rel_tol: float, simulate: int, seed: int) -> None:
     """Re-evaluate a plan from the instance alone; exit 1 on any violation or mismatch.
 
     With --simulate N, latencies of a `robust` plan are also drawn N times per device from
@@ -139,32 +189,30 @@ def check(
     import optsplit
 
     inst = optsplit.load(file)
-    try:
-        doc = json.loads(plan.read_text())
-    except FileNotFoundError:
-        raise InputError("file not found", source=str(plan)) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc}", source=str(plan)) from None
-    if not isinstance(doc, dict):
-        raise InputError("expected a JSON object", source=str(plan))
+    doc = _read_result(plan)
     report = optsplit.check(inst, doc, formulation, rel_tol)
-    typer.echo(f"objective (evaluator): {report.evaluation.objective!r}")
-    if report.claimed is not None:
-        typer.echo(f"objective (claimed):   {report.claimed!r}")
-    for key, value in report.evaluation.metrics.items():
-        if isinstance(value, dict):
-            typer.echo(f"  {key}:")
-            for name, item in value.items():
-                typer.echo(f"    {name}: {json.dumps(item, default=str)}")
-        else:
-            typer.echo(f"  {key}: {value}")
+    try:
+        click.echo(f"objective (evaluator): {report.evaluation.objective!r}")
+        if report.claimed is not None:
+            click.echo(f"objective (claimed):   {report.claimed!r}")
+        if report.claimed_bound is not None:
+            click.echo(f"bound (claimed):       {report.claimed_bound!r}")
+        for key, value in report.evaluation.metrics.items():
+            if isinstance(value, dict):
+                click.echo(f"  {key}:")
+                for name, item in value.items():
+                    click.echo(f"    {name}: {json.dumps(item, default=str)}")
+            else:
+                click.echo(f"  {key}: {value}")
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"the plan cannot be scored: {exc}", source=str(plan)) from None
     for message in report.messages():
-        typer.echo(f"violation: {message}", err=True)
+        click.echo(f"violation: {message}", err=True)
     ok = report.ok
     if simulate > 0:
         ok = _simulate(inst, doc.get("plan", doc), simulate, seed) and ok
-    typer.echo("ok" if ok else "NOT ok")
-    raise typer.Exit(EXIT_OK if ok else EXIT_VIOLATION)
+    click.echo("ok" if ok else "NOT ok")
+    sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
 
 
 def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int) -> bool:
@@ -176,21 +224,23 @@ def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int) -> bool:
     report = simulate(inst, plan, samples, seed)
     table = Table("device", "epsilon", *DISTRIBUTIONS, title=f"violation rate, {samples} samples")
     for device, laws in report.rates.items():
-        table.add_row(device, f"{report.epsilon[device]:.3g}", *(f"{laws[law]:.4f}" for law in DISTRIBUTIONS))
-    out.print(table)
+        table.add_row(
+            escape(device), f"{report.epsilon[device]:.3g}", *(f"{laws[law]:.4f}" for law in DISTRIBUTIONS)
+        )
+    _stdout().print(table)
     for message in report.broken():
-        typer.echo(f"violation: {message}", err=True)
+        click.echo(f"violation: {message}", err=True)
     return not report.broken()
 
 
-@app.command("list")
+@cli.command("list")
 def list_() -> None:
     """Formulations, their methods and back-ends, and whether each can run here."""
     from optsplit.availability import method_rows
     from optsplit.problem import formulations
 
     for key, form in formulations().items():
-        typer.echo(
+        click.echo(
             f"{key}: {form.title}\n  {form.reference}\n  objective: "
             f"{form.objective_name}; default solver: {form.default_method}"
         )
@@ -202,55 +252,68 @@ def list_() -> None:
         backends = ", ".join(
             r.backend if r.available else f"{r.backend} (unavailable: {r.reason})" for r in rows
         )
-        table.add_row(key, method, rows[0].kind, backends, rows[0].description)
-    out.print(table)
+        table.add_row(*(escape(v) for v in (key, method, rows[0].kind, backends, rows[0].description)))
+    _stdout().print(table)
 
 
-@app.command()
-def bench(
-    suite: Annotated[str, typer.Argument(help="suite name (see `optsplit bench --list`)")] = "",
-    out_dir: Annotated[Path, typer.Option("--out", help="results folder")] = Path("benchmarks"),
-    fresh: Annotated[bool, typer.Option("--fresh", help="discard earlier rows")] = False,
-    quick: Annotated[bool, typer.Option("--quick", help="small cases only")] = False,
-    list_suites: Annotated[bool, typer.Option("--list", help="list suites")] = False,
-) -> None:
+@cli.command()
+@click.argument("suite", required=False, default="")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("benchmarks"), show_default=True
+)
+@click.option("--fresh", is_flag=True, help="discard earlier rows")
+@click.option("--quick", is_flag=True, help="small cases only")
+@click.option("--list", "list_suites", is_flag=True, help="list suites")
+def bench(suite: str, out_dir: Path, fresh: bool, quick: bool, list_suites: bool) -> None:
     """Run a benchmark suite: rows are written as they finish, and an interrupted run resumes."""
     from optsplit.bench import SUITES, run_suite
+    from optsplit.errors import UnknownNameError
 
     if list_suites or not suite:
         for name, s in SUITES.items():
-            typer.echo(f"{name}: {s.description}")
-        raise typer.Exit(EXIT_OK)
+            click.echo(f"{name}: {s.description}")
+        return
     if suite not in SUITES:
-        from optsplit.errors import UnknownNameError
-
         raise UnknownNameError("benchmark suite", suite, list(SUITES))
-    paths = run_suite(SUITES[suite], out_dir / suite, fresh=fresh, quick=quick, console=err)
+    paths = run_suite(SUITES[suite], out_dir / suite, fresh=fresh, quick=quick, console=_stderr())
     for path in paths:
-        typer.echo(f"wrote {path}")
+        click.echo(f"wrote {path}")
 
 
-@app.command()
+@cli.command()
+@click.argument("kind")
+@click.option("-n", "--nodes", type=click.IntRange(min=1), default=20, help="nodes, or devices for robust")
+@click.option("--seed", type=click.IntRange(min=0), default=0)
+@click.option("--profile", default="alexnet", help="architecture name or profile file")
+@click.option(
+    "--deadline-factor",
+    type=POSITIVE,
+    default=1.0,
+    help="robust: deadline / all-local mean time at f_max",
+)
+@click.option("--epsilon", type=PROBABILITY, default=0.05, help="robust: violation probability, in (0, 1)")
+@click.option("--bandwidth", type=POSITIVE, default=20e6, help="robust: total uplink, Hz")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("instance.toml"))
 def generate(
-    kind: Annotated[str, typer.Argument(help="tiered, geometric, grid (routing) or robust")],
-    nodes: Annotated[int, typer.Option("--nodes", "-n", help="nodes, or devices for robust")] = 20,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    profile: Annotated[str, typer.Option("--profile", help="architecture name or profile file")] = "alexnet",
-    deadline_factor: Annotated[
-        float, typer.Option("--deadline-factor", help="robust: deadline / all-local mean time at f_max")
-    ] = 1.0,
-    epsilon: Annotated[float, typer.Option("--epsilon", help="robust: violation probability")] = 0.05,
-    bandwidth: Annotated[float, typer.Option("--bandwidth", help="robust: total uplink, Hz")] = 20e6,
-    output: Annotated[Path, typer.Option("-o", "--output")] = Path("instance.toml"),
+    kind: str,
+    nodes: int,
+    seed: int,
+    profile: str,
+    deadline_factor: float,
+    epsilon: float,
+    bandwidth: float,
+    output: Path,
 ) -> None:
-    """Write a random instance (reproducible from the seed)."""
-    import os
+    """Write a random instance (tiered, geometric, grid for routing; robust), reproducible from the seed.
 
+    The instance is validated as `solve` would load it before it is written.
+    """
     from optsplit.generate import robust_instance, routing_instance
-    from optsplit.instance import load_profile
+    from optsplit.instance import from_dict, load_profile
     from optsplit.instance.loader import dump_document, profile_to_dict
     from optsplit.profiles.architectures import ARCHITECTURES
 
+    _check_output(output)
     if Path(profile).exists():
         loaded = load_profile(profile)  # validate now, with a clear message
         ref: str | dict[str, Any] = os.path.relpath(Path(profile).resolve(), output.resolve().parent)
@@ -279,38 +342,37 @@ def generate(
             size = f"{len(doc['network']['nodes'])} nodes, {len(doc['network']['links'])} links"
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    from_dict(doc, str(output), output.resolve().parent)
     dump_document(doc, output)
-    typer.echo(f"wrote {output} ({size})")
+    click.echo(f"wrote {output} ({size})")
 
 
-@app.command()
-def arch(
-    name: Annotated[str, typer.Argument(help="architecture: alexnet, vgg16, resnet18, …")],
-    output: Annotated[Path, typer.Option("-o", "--output")],
-) -> None:
+@cli.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+def arch(name: str, output: Path) -> None:
     """Write the analytic profile (FLOPs, params, output bytes per block) of an architecture."""
+    from optsplit.errors import UnknownNameError
     from optsplit.instance.loader import dump_document, profile_to_dict
     from optsplit.profiles.architectures import ARCHITECTURES
 
     if name not in ARCHITECTURES:
-        from optsplit.errors import UnknownNameError
-
         raise UnknownNameError("architecture", name, list(ARCHITECTURES))
+    _check_output(output)
     dump_document(profile_to_dict(ARCHITECTURES[name]()), output)
-    typer.echo(f"wrote {output}")
+    click.echo(f"wrote {output}")
 
 
-@app.command()
+@cli.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--processor", default="host-cpu", show_default=True, help="key the times are stored under")
+@click.option("--repeats", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0)
 def profile(
-    name: Annotated[str, typer.Argument(help="architecture: alexnet, vgg16, resnet18, …")],
-    output: Annotated[Path, typer.Option("-o", "--output")],
-    processor: Annotated[
-        str, typer.Option("--processor", help="key the times are stored under")
-    ] = "host-cpu",
-    repeats: Annotated[int, typer.Option("--repeats")] = 100,
-    warmup: Annotated[int, typer.Option("--warmup")] = 10,
-    threads: Annotated[int, typer.Option("--threads")] = 1,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    name: str, output: Path, processor: str, repeats: int, warmup: int, threads: int, seed: int
 ) -> None:
     """Measure per-block time (mean, variance) with PyTorch on this CPU; write a profile."""
     from rich.progress import Progress
@@ -322,7 +384,8 @@ def profile(
 
     if name not in BY_NAME:
         raise UnknownNameError("architecture", name, list(BY_NAME))
-    with Progress(console=err) as bar:
+    _check_output(output)
+    with Progress(console=_stderr()) as bar:
         task = bar.add_task(f"timing {name}", total=repeats)
         measured = measure(
             BY_NAME[name],
@@ -335,36 +398,46 @@ def profile(
         )
     dump_document(profile_to_dict(measured), output)
     total = sum(layer.time[processor].mean for layer in measured.layers)
-    typer.echo(f"wrote {output}: {measured.depth} blocks, {total * 1e3:.2f} ms per inference")
+    click.echo(f"wrote {output}: {measured.depth} blocks, {total * 1e3:.2f} ms per inference")
 
 
-@app.command()
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of instance files."""
     from optsplit.instance import schema as get_schema
 
-    typer.echo(json.dumps(get_schema(), indent=2))
+    click.echo(json.dumps(get_schema(), indent=2))
 
 
-def main() -> None:
-    """Entry point: known errors become one line on stderr and a non-zero exit."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: known errors become one line on stderr and a documented exit code."""
     try:
-        code = app(standalone_mode=False)  # click returns the code of typer.Exit here
-    except typer.Exit as exc:
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="optsplit", standalone_mode=False
+        )
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        code = EXIT_OK
+    except click.ClickException as exc:
+        exc.show()
         code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except InputError as exc:
+        click.echo(f"error: {_one_line(exc)}", err=True)
+        code = EXIT_INPUT
+    except SolverError as exc:
+        click.echo(f"solver error: {_one_line(exc)}", err=True)
+        code = EXIT_SOLVER
     except OptsplitError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INPUT)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+        click.echo(f"error: {_one_line(exc)}", err=True)
+        code = EXIT_INPUT
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ class InputError(OptsplitError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class UnknownNameError(OptsplitError):
+class UnknownNameError(InputError):
     """An unknown formulation, solver or back-end was asked for; lists the known ones."""
 
     def __init__(self, kind: str, name: str, known: list[str]):
@@ -26,5 +26,13 @@ class UnknownNameError(OptsplitError):
         super().__init__(f"unknown {kind} '{name}'; known: {', '.join(sorted(known)) or 'none'}")
 
 
-class SolverUnavailableError(OptsplitError):
+class OptionError(InputError, TypeError):
+    """A library call got an option of the wrong type, out of range, or one that does not exist."""
+
+
+class SolverError(OptsplitError):
+    """A solver failed or cannot run: not the user's input, so reported apart from bad input."""
+
+
+class SolverUnavailableError(SolverError):
     """A back-end exists but cannot run here (missing package); says why."""

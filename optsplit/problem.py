@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from optsplit.errors import InputError, UnknownNameError
+from optsplit.errors import InputError, OptionError, UnknownNameError
 from optsplit.instance.model import Instance
 from optsplit.result import Result
 from optsplit.solvers.options import SolveOptions
+from optsplit.tolerances import OBJECTIVE_RELATIVE
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,10 @@ class Formulation(Protocol):
     key: str
     title: str
     reference: str
-    objective_name: str
+    objective_name: str  # what the objective measures, with its unit: "end-to-end latency [s]"
+    sense: str  # "minimize" or "maximize"
     default_method: str
+    plan_legend: str  # how to read the plan as the CLI prints it
 
     def methods(self) -> Mapping[str, Method]: ...
 
@@ -100,13 +105,24 @@ def solve(
     seed: int = 0,
     verbose: bool = False,
     write_model: str | Path | None = None,
-    **extra: Any,
+    solver_options: Mapping[str, Any] | None = None,
+    **unknown: Any,
 ) -> Result:
     """Solve ``instance`` with a formulation's method; always returns a Result.
 
     ``solver`` names a method of the formulation (its default when None); ``backend``
-    picks the solver back-end where the method offers several.
+    picks the solver back-end where the method offers several; ``solver_options`` are
+    handed to the back-end's solver as they are (HiGHS option names, SCIP parameters…).
+    Wrong types, out-of-range values and unknown keywords raise OptionError.
     """
+    if unknown:
+        raise OptionError(_unknown_keywords(unknown))
+    if not isinstance(instance, Instance):
+        raise OptionError(
+            f"solve() takes a loaded Instance, got {type(instance).__name__} {instance!r:.60}; "
+            "load the file first: optsplit.solve(optsplit.load(path), ...)"
+        )
+    _check_names(formulation=formulation, solver=solver, backend=backend)
     form = resolve_formulation(instance, formulation)
     methods = form.methods()
     name = solver or form.default_method
@@ -115,18 +131,7 @@ def solve(
     method = methods[name]
     if backend is not None and backend not in method.backends:
         raise UnknownNameError(f"back-end for '{form.key}/{name}'", backend, list(method.backends))
-    try:
-        options = SolveOptions(
-            time_limit,
-            mip_gap,
-            threads,
-            seed,
-            verbose,
-            Path(write_model) if write_model else None,
-            dict(extra),
-        )
-    except ValueError as exc:
-        raise InputError(str(exc), path="options") from None
+    options = make_options(time_limit, mip_gap, threads, seed, verbose, write_model, solver_options)
     if write_model is not None and not method.writes_model:
         exporters = [n for n, m in methods.items() if m.writes_model]
         raise InputError(
@@ -140,24 +145,131 @@ def solve(
     return result
 
 
+_SOLVE_KEYWORDS = (
+    "backend",
+    "time_limit",
+    "mip_gap",
+    "threads",
+    "seed",
+    "verbose",
+    "write_model",
+    "solver_options",
+)
+MODEL_SUFFIXES = (".lp", ".mps", ".nl")
+
+
+def _unknown_keywords(unknown: Mapping[str, Any]) -> str:
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, _SOLVE_KEYWORDS, n=1)
+        parts.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return f"solve() got unknown option {', '.join(parts)}; options: {', '.join(_SOLVE_KEYWORDS)}"
+
+
+def _check_names(**names: Any) -> None:
+    for key, value in names.items():
+        if value is not None and not isinstance(value, str):
+            raise OptionError(f"{key} must be a name (str), got {type(value).__name__} {value!r:.60}")
+
+
+def _number(name: str, value: Any, *, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a number"
+        raise OptionError(f"{name} must be {kind}, got {type(value).__name__} {value!r:.60}")
+    if not math.isfinite(value):
+        raise OptionError(f"{name} must be finite, got {value}")
+
+
+def make_options(
+    time_limit: Any,
+    mip_gap: Any,
+    threads: Any,
+    seed: Any,
+    verbose: Any,
+    write_model: Any,
+    solver_options: Any,
+) -> SolveOptions:
+    """Validated SolveOptions from user values: types, ranges and the model file's path."""
+    if time_limit is not None:
+        _number("time_limit", time_limit)
+    _number("mip_gap", mip_gap)
+    if threads is not None:
+        _number("threads", threads, integer=True)
+    _number("seed", seed, integer=True)
+    if not 0 <= seed < 2**31:
+        raise OptionError(f"seed must be in [0, 2^31), got {seed}")
+    if not isinstance(verbose, bool):
+        raise OptionError(f"verbose must be True or False, got {verbose!r:.60}")
+    if solver_options is not None and (
+        not isinstance(solver_options, Mapping) or not all(isinstance(k, str) for k in solver_options)
+    ):
+        raise OptionError("solver_options must be a mapping of option names (str) to values")
+    model_path = None if write_model is None else check_model_path(write_model)
+    try:
+        return SolveOptions(
+            None if time_limit is None else float(time_limit),
+            float(mip_gap),
+            threads,
+            seed,
+            verbose,
+            model_path,
+            dict(solver_options or {}),
+        )
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+
+
+def check_model_path(path: Any) -> Path:
+    """The path a model is exported to, checked before any solving: known suffix, folder exists."""
+    if not isinstance(path, (str, Path)):
+        raise OptionError(f"write_model must be a path, got {type(path).__name__}")
+    target = Path(path)
+    if target.suffix.lower() not in MODEL_SUFFIXES:
+        raise InputError(
+            f"cannot write a model as '{target.suffix or target.name}': use {', '.join(MODEL_SUFFIXES)}",
+            source=str(target),
+            path="write_model",
+        )
+    if not target.parent.is_dir():
+        raise InputError(f"folder '{target.parent}' does not exist", source=str(target), path="write_model")
+    return target
+
+
 @dataclass
 class CheckReport:
-    """Outcome of re-evaluating a plan: independent objective, violations, agreement."""
+    """Outcome of re-evaluating a plan: independent objective, violations, agreement.
+
+    A claimed bound is checked too: for a minimisation it may not exceed the evaluator's
+    objective of a feasible plan (nor fall below it for a maximisation).
+    """
 
     evaluation: Evaluation
     claimed: float | None
     rel_tol: float
+    claimed_bound: float | None = None
+    sense: str = "minimize"
+
+    def _close(self, value: float) -> bool:
+        scale = max(abs(self.evaluation.objective), 1e-12)
+        return abs(value - self.evaluation.objective) <= self.rel_tol * scale
 
     @property
     def agrees(self) -> bool:
-        if self.claimed is None:
+        return self.claimed is None or self._close(self.claimed)
+
+    @property
+    def bound_valid(self) -> bool:
+        """False when the claimed bound is beaten by a feasible plan's evaluated objective."""
+        if self.claimed_bound is None or not self.evaluation.feasible or self._close(self.claimed_bound):
             return True
-        scale = max(abs(self.evaluation.objective), 1e-12)
-        return abs(self.claimed - self.evaluation.objective) <= self.rel_tol * scale
+        if self.sense == "maximize":
+            return self.claimed_bound >= self.evaluation.objective
+        return self.claimed_bound <= self.evaluation.objective
 
     @property
     def ok(self) -> bool:
-        return self.evaluation.feasible and self.agrees
+        return self.evaluation.feasible and self.agrees and self.bound_valid
 
     def messages(self) -> list[str]:
         out = list(self.evaluation.violations)
@@ -166,6 +278,12 @@ class CheckReport:
                 f"claimed objective {self.claimed!r} differs from the evaluator's "
                 f"{self.evaluation.objective!r}"
             )
+        if not self.bound_valid:
+            side = "below" if self.sense == "maximize" else "above"
+            out.append(
+                f"claimed bound {self.claimed_bound!r} lies {side} the evaluated objective "
+                f"{self.evaluation.objective!r} of a feasible plan, so it bounds nothing"
+            )
         return out
 
 
@@ -173,19 +291,32 @@ def check(
     instance: Instance,
     result: Result | Mapping[str, Any],
     formulation: str | None = None,
-    rel_tol: float = 1e-6,
+    rel_tol: float = OBJECTIVE_RELATIVE,
 ) -> CheckReport:
     """Re-evaluate a Result's plan (or a bare plan / result dict) from the instance alone."""
-    plan: Mapping[str, Any] | None
-    key: str | None
+    if not isinstance(instance, Instance):
+        raise OptionError(f"check() takes a loaded Instance, got {type(instance).__name__}")
+    plan: Any
+    key: Any
     if isinstance(result, Result):
-        plan, claimed, key = result.plan, result.objective, formulation or result.formulation
-    else:
+        plan, claimed, bound = result.plan, result.objective, result.bound
+        key = formulation or result.formulation
+    elif isinstance(result, Mapping):
         nested = "plan" in result
         plan = result["plan"] if nested else result
         claimed = result.get("objective") if nested else None
+        bound = result.get("bound") if nested else None
         key = formulation or (result.get("formulation") if nested else None)
+    else:
+        raise OptionError(f"check() takes a Result or a result/plan dict, got {type(result).__name__}")
     if plan is None:
         raise InputError("the result holds no plan to check")
+    if not isinstance(plan, Mapping):
+        raise InputError(f"expected the plan as an object, got {type(plan).__name__}", path="plan")
+    for name, value in (("objective", claimed), ("bound", bound)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InputError(f"expected a number or null, got {value!r:.60}", path=name)
+    _check_names(formulation=key)
     form = resolve_formulation(instance, key)
-    return CheckReport(form.evaluate(instance, plan), claimed, rel_tol)
+    sense = getattr(form, "sense", "minimize")
+    return CheckReport(form.evaluate(instance, plan), claimed, rel_tol, bound, sense)

@@ -149,7 +149,7 @@ def test_unknown_names_on_cli(monkeypatch, capsys, tmp_path, line_doc) -> None:
     code, _, err = run(monkeypatch, capsys, "solve", path, "-s", "gurobi")
     assert code == EXIT_INPUT and "unknown solver for 'routing' 'gurobi'" in err
     code, _, err = run(monkeypatch, capsys, "solve", path, "--time-limit", "-3")
-    assert code == EXIT_INPUT and "time_limit must be > 0" in err
+    assert code == EXIT_INPUT and "Invalid value for '--time-limit'" in err
 
 
 def test_missing_formulation(monkeypatch, capsys, tmp_path, line_doc) -> None:

@@ -367,6 +367,11 @@ class RobustFormulation:
     title = "Robust DNN partitioning, CPU clock and bandwidth under uncertain inference time"
     reference = "Y. Nan, J. Han, S. Zhou, Z. Niu, arXiv 2503.21476 (IEEE TMC 25(3):3680-3696, 2026)"
     objective_name = "total device energy [J]"
+    sense = "minimize"
+    plan_legend = (
+        "partition m = the first m layers run on the device, the rest on the server; "
+        "frequency = device clock [Hz]; bandwidth = uplink share [Hz]"
+    )
     default_method = "pccp"
 
     def methods(self) -> Mapping[str, Method]:

@@ -198,6 +198,11 @@ class RoutingFormulation:
     title = "Layer placement and routing of a DNN job over a computing network"
     reference = "S. Jung, H.-W. Lee, arXiv 2111.07006 (Computer Networks 2023, 109814)"
     objective_name = "end-to-end latency [s]"
+    sense = "minimize"
+    plan_legend = (
+        "placement: '3-7 edge0' = layers 3 to 7 run on node edge0; "
+        "paths: '#k a->b' = tensor k (#0 the input, #k the output of layer k) travels a -> b"
+    )
     default_method = "dijkstra"
 
     def methods(self) -> Mapping[str, Method]:
