@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests are deterministic by default (same examples on every run and machine, no
+# per-example deadline: the machine may be loaded); OPTSPLIT_HYPOTHESIS=explore draws anew.
+settings.register_profile(
+    "deterministic", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("OPTSPLIT_HYPOTHESIS", "deterministic"))
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCES = ROOT / "instances"

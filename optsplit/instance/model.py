@@ -19,13 +19,18 @@ class TimeStat:
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer (or block) of a DNN chain."""
+    """One layer (or block) of a DNN: a chain by default, a DAG when layers name their inputs.
+
+    ``inputs`` names the layers whose outputs this layer consumes; empty means the previous
+    layer (the profile's input tensor for the first layer), so every chain profile loads as before.
+    """
 
     name: str
     flops: float
     output_bytes: float
     params: float = 0.0
     time: dict[str, TimeStat] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
