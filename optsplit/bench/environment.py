@@ -1,9 +1,10 @@
-"""What a benchmark table must record: machine, library and solver versions."""
+"""What a benchmark table must record: machine, library and solver versions, threads, seeds."""
 
 from __future__ import annotations
 
 import os
 import platform
+from collections import Counter
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 
@@ -33,3 +34,24 @@ def describe() -> dict[str, str]:
     for package in ("numpy", "scipy", "networkx", "pyomo", "cvxpy", "clarabel"):
         info[package] = _version(package)
     return info
+
+
+def header(rows: list[dict[str, str]]) -> list[str]:
+    """A report's environment lines: where it was written, then what the rows themselves record."""
+    lines = ["Machine and versions where this report was written:", ""]
+    lines += [f"- {k}: {v}" for k, v in describe().items()]
+    lines += [
+        "",
+        "Recorded in the rows (each row's solver version is in the table and `results.csv`):",
+        "",
+        f"- threads: {_tally(rows, 'threads')}",
+        f"- seeds: {_tally(rows, 'seed')}",
+        f"- solver versions: {_tally(rows, 'solver')}",
+    ]
+    return lines
+
+
+def _tally(rows: list[dict[str, str]], column: str) -> str:
+    """Distinct values of a column with their row counts, e.g. 'HiGHS 1.16.0 (12 rows)'."""
+    counts = Counter(row.get(column) or "(none)" for row in rows)
+    return ", ".join(f"{value} ({n} row{'s' * (n != 1)})" for value, n in sorted(counts.items())) or "-"
