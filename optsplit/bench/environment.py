@@ -18,9 +18,16 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _highs_version() -> str:
+    """HiGHS' version from highspy's constants: creating a Highs object would print its banner."""
+    import highspy
+
+    parts = [getattr(highspy, f"HIGHS_VERSION_{part}", None) for part in ("MAJOR", "MINOR", "PATCH")]
+    return ".".join(str(p) for p in parts) if None not in parts else "unknown"
+
+
 def describe() -> dict[str, str]:
     """Machine and versions, as key → text, for the header of every table."""
-    import highspy
     import pyscipopt
 
     info = {
@@ -28,7 +35,7 @@ def describe() -> dict[str, str]:
         "machine": f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "optsplit": _version("optsplit"),
-        "HiGHS": f"{highspy.Highs().version()} (highspy {_version('highspy')})",
+        "HiGHS": f"{_highs_version()} (highspy {_version('highspy')})",
         "SCIP": f"{pyscipopt.Model().version()} (PySCIPOpt {_version('pyscipopt')})",
     }
     for package in ("numpy", "scipy", "networkx", "pyomo", "cvxpy", "clarabel"):
