@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from optsplit.bench.environment import describe
-from optsplit.bench.runner import Case, Suite, markdown_table, rows_by_case
+from optsplit.bench.environment import header as environment
+from optsplit.bench.runner import Case, Suite, failure_reason, markdown_table, rows_by_case
 from optsplit.bench.runner import as_float as _num
 
 PROFILES = ("alexnet", "mobilenet_v2", "resnet18", "vgg16", "resnet152")
@@ -74,6 +74,7 @@ def execute(case: Case) -> dict[str, Any]:
     from optsplit.evaluate.simulate import simulate
     from optsplit.generate import robust_instance
     from optsplit.instance import load_profile
+    from optsplit.result import Status
 
     s = case.spec
     path = PROFILE_DIR / f"{s['profile']}.toml"
@@ -102,6 +103,8 @@ def execute(case: Case) -> dict[str, Any]:
         runtime=res.runtime,
         solver=res.backend,
     )
+    if res.status is Status.ERROR:
+        row["error"] = failure_reason(res)
     if res.plan is not None:
         report = optsplit.check(inst, res)
         row.update(evaluated=report.evaluation.objective, check_ok=report.ok)
@@ -135,10 +138,10 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
         "uplink, deadline = factor x (all-local mean time at f_max) x U(0.8, 1.2). "
         f"Energy in J (total over devices). Violation: empirical Pr(T >= D), worst device, "
         f"{SAMPLES} samples per device; 'a / b' = worst of Gaussian, gamma, lognormal / "
-        f"worst-case two-point law. SCIP time limit {SCIP_TIME_LIMIT:.0f} s, 1 thread.",
+        f"worst-case two-point law. SCIP time limit {SCIP_TIME_LIMIT:.0f} s.",
         "",
+        *environment(rows),
     ]
-    lines += [f"- {k}: {v}" for k, v in describe().items()]
     lines += ["", "## Findings (computed from the rows)", "", *_findings(table), ""]
     for group, title in (
         ("deadline", "Energy vs deadline (10 devices, epsilon 0.05)"),
@@ -151,6 +154,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
             "violation robust (pccp-polish)",
             "violation mean-only",
             "violation gaussian",
+            "solver versions (per row)",
         ]
         body = [
             [
@@ -159,13 +163,22 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
                 _viol(m.get("pccp-polish")),
                 _viol(m.get("mean-only")),
                 _viol(m.get("gaussian")),
+                _versions(m),
             ]
             for (g, name), m in table.items()
             if g == group
         ]
         lines += [markdown_table(head, body), ""]
     lines += ["## Runtime vs number of devices (AlexNet, factor 1.3, epsilon 0.05)", ""]
-    head = ["instance", "pccp", "pccp-polish", "scip", "enumerate", "pccp gap to best exact"]
+    head = [
+        "instance",
+        "pccp",
+        "pccp-polish",
+        "scip",
+        "enumerate",
+        "pccp gap to best exact",
+        "solver versions (per row)",
+    ]
     body = []
     for (g, name), m in table.items():
         if g != "scale":
@@ -181,11 +194,16 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
         for x in ("pccp", "pccp-polish", "scip", "enumerate"):
             r = m.get(x)
             cells.append("-" if not r else f"{_num(r['runtime']):.3g} s ({r['status']})")
-        body.append([name, *cells, gap])
+        body.append([name, *cells, gap, _versions(m)])
     lines += [markdown_table(head, body), ""]
     md = out_dir / "README.md"
     md.write_text("\n".join(lines))
     return [md, _plot(table, out_dir)]
+
+
+def _versions(methods: dict[str, dict[str, str]]) -> str:
+    """The distinct solver version strings the rows of one instance record."""
+    return "; ".join(sorted({r["solver"] for r in methods.values() if r.get("solver")})) or "-"
 
 
 def _findings(table: dict[tuple[str, str], dict[str, dict[str, str]]]) -> list[str]:
@@ -263,9 +281,10 @@ def _comparisons(table: dict[tuple[str, str], dict[str, dict[str, str]]]) -> lis
     for (g, name), m in table.items():
         if g == "scale" and "pccp" in m and m.get("scip", {}).get("status") == "optimal":
             ratio = _num(m["scip"]["runtime"]) / _num(m["pccp"]["runtime"])
+            speed = f"{ratio:,.1f}x faster" if ratio >= 1 else f"{1 / ratio:,.1f}x slower"
             out.append(
                 f"- `{name}`: SCIP {_num(m['scip']['runtime']):.3g} s, pccp "
-                f"{_num(m['pccp']['runtime']):.3g} s ({ratio:,.0f}x faster)."
+                f"{_num(m['pccp']['runtime']):.3g} s (pccp {speed})."
             )
     scale = [m["pccp"] for (g, _n), m in table.items() if g == "scale" and "pccp" in m]
     if scale:
