@@ -179,7 +179,16 @@ def _read_result(path: Path) -> dict[str, Any]:
     help="robust: Monte Carlo samples per device and law (0 = none)",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of the simulation")
-def check(file: Path, plan: Path, formulation: str | None, rel_tol: float, simulate: int, seed: int) -> None:
+@click.option("--scheduler", help="draw on a running Dask scheduler (address) instead of this process")
+def check(
+    file: Path,
+    plan: Path,
+    formulation: str | None,
+    rel_tol: float,
+    simulate: int,
+    seed: int,
+    scheduler: str | None,
+) -> None:
     """Re-evaluate a plan from the instance alone; exit 1 on any violation or mismatch.
 
     With --simulate N, latencies of a `robust` plan are also drawn N times per device from
@@ -210,18 +219,24 @@ def check(file: Path, plan: Path, formulation: str | None, rel_tol: float, simul
         click.echo(f"violation: {message}", err=True)
     ok = report.ok
     if simulate > 0:
-        ok = _simulate(inst, doc.get("plan", doc), simulate, seed) and ok
+        ok = _simulate(inst, doc.get("plan", doc), simulate, seed, scheduler) and ok
     click.echo("ok" if ok else "NOT ok")
     sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
 
 
-def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int) -> bool:
+def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int, scheduler: str | None) -> bool:
     """Print each device's empirical violation rate per law; True if all stay within ε."""
     from optsplit.evaluate.simulate import DISTRIBUTIONS, simulate
 
     if inst.robust is None:
         raise InputError("--simulate applies to robust instances", source=inst.source)
-    report = simulate(inst, plan, samples, seed)
+    if scheduler is None:
+        report = simulate(inst, plan, samples, seed)
+    else:
+        from optsplit.bench.cluster import connect
+
+        with connect(scheduler) as client:
+            report = simulate(inst, plan, samples, seed, client=client)
     table = Table("device", "epsilon", *DISTRIBUTIONS, title=f"violation rate, {samples} samples")
     for device, laws in report.rates.items():
         table.add_row(
@@ -264,7 +279,23 @@ def list_() -> None:
 @click.option("--fresh", is_flag=True, help="discard earlier rows")
 @click.option("--quick", is_flag=True, help="small cases only")
 @click.option("--list", "list_suites", is_flag=True, help="list suites")
-def bench(suite: str, out_dir: Path, fresh: bool, quick: bool, list_suites: bool) -> None:
+@click.option("--scheduler", help="address of a running Dask scheduler (default: a local cluster)")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="local worker processes (1 keeps timings undisturbed)",
+)
+def bench(
+    suite: str,
+    out_dir: Path,
+    fresh: bool,
+    quick: bool,
+    list_suites: bool,
+    scheduler: str | None,
+    workers: int,
+) -> None:
     """Run a benchmark suite: rows are written as they finish, and an interrupted run resumes."""
     from optsplit.bench import SUITES, run_suite
     from optsplit.errors import UnknownNameError
@@ -275,7 +306,19 @@ def bench(suite: str, out_dir: Path, fresh: bool, quick: bool, list_suites: bool
         return
     if suite not in SUITES:
         raise UnknownNameError("benchmark suite", suite, list(SUITES))
-    paths = run_suite(SUITES[suite], out_dir / suite, fresh=fresh, quick=quick, console=_stderr())
+    try:
+        paths = run_suite(
+            SUITES[suite],
+            out_dir / suite,
+            fresh=fresh,
+            quick=quick,
+            console=_stderr(),
+            scheduler=scheduler,
+            workers=workers,
+        )
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished rows are saved; run the same command again to resume", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     for path in paths:
         click.echo(f"wrote {path}")
 
