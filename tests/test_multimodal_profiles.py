@@ -4,6 +4,7 @@ PyTorch builds, DAG validation errors, assembled models and their files."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from conftest import INSTANCES
 
 from optsplit.errors import InputError
-from optsplit.instance.dag import descendants, input_name, resolved_inputs, validate_dag
+from optsplit.instance.dag import descendants, input_name, is_chain, resolved_inputs, validate_dag
 from optsplit.instance.loader import load_profile, read_document
 from optsplit.instance.model import Layer, Profile
 from optsplit.profiles.architectures import ARCHITECTURES
@@ -237,7 +238,17 @@ def test_shipped_file_is_current(name: str) -> None:
 def test_chain_profiles_are_valid_dags(path: Path) -> None:
     profile = load_profile(path)
     validate_dag(profile)
-    assert resolved_inputs(profile)[0] == () and all(len(x) == 1 for x in resolved_inputs(profile)[1:])
+    assert is_chain(profile) and resolved_inputs(profile)[0] == ()
+    layers = list(profile.layers)
+    spelled = [layers[0], *(replace(x, inputs=(prev.name,)) for prev, x in zip(layers, layers[1:]))]
+    assert is_chain(replace(profile, layers=tuple(spelled)))  # the default, written out
+    skip = [*layers[:2], replace(layers[2], inputs=(layers[0].name,)), *layers[3:]]
+    assert not is_chain(replace(profile, layers=tuple(skip)))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_multimodal_models_are_not_chains(name: str) -> None:
+    assert not is_chain(MODELS[name]().profile)
 
 
 # --- DAG validation -------------------------------------------------------------------------

@@ -33,6 +33,15 @@ def resolved_inputs(profile: Profile) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
+def is_chain(profile: Profile) -> bool:
+    """True when every layer consumes just the previous one (the first, the profile's input):
+    what the chain formulations assume."""
+    return all(
+        names == ((profile.layers[j - 1].name,) if j else ())
+        for j, names in enumerate(resolved_inputs(profile))
+    )
+
+
 def consumers(profile: Profile) -> dict[str, list[str]]:
     """Name (layer or ``input:<modality>``) → the layers that consume its output, in file order."""
     users: dict[str, list[str]] = {layer.name: [] for layer in profile.layers}
