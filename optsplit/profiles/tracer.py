@@ -77,10 +77,10 @@ class Tracer:
             self.height = self.width = size
         return self
 
-    def linear(self, out: int, act: bool = True) -> Tracer:
+    def linear(self, out: int, act: bool = True, bn: bool = False) -> Tracer:
         n_in = self.elements
         self._flops += 2.0 * n_in * out
-        self._params += n_in * out + out
+        self._params += n_in * out + out + (2 * out if bn else 0)
         self.channels, self.height, self.width = out, 1, 1
         return self
 
@@ -96,6 +96,17 @@ class Tracer:
             shortcut(side)
         main(self)
         self._flops += side._flops + self.elements
+        self._params += side._params
+        return self
+
+    def transform(self, net: Callable[[Tracer], object]) -> Tracer:
+        """Treat the tensor as H·W points of C features and multiply it by the C×C matrix
+        that ``net`` computes from it (PointNet's T-Net): net's cost + 2·C²·H·W."""
+        side = Tracer(self.channels, self.height, self.width)
+        net(side)
+        if side.elements != self.channels**2:
+            raise ValueError(f"transform net yields {side.elements} values, not {self.channels}²")
+        self._flops += side._flops + 2.0 * self.channels**2 * self.height * self.width
         self._params += side._params
         return self
 
