@@ -23,6 +23,7 @@ from rich.table import Table
 
 from optsplit.errors import InputError, OptsplitError, SolverError
 from optsplit.result import Result, Status
+from optsplit.spec import Generator, Param
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_SOLVER = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -323,71 +324,71 @@ def bench(
         click.echo(f"wrote {path}")
 
 
-@cli.command()
-@click.argument("kind")
-@click.option("-n", "--nodes", type=click.IntRange(min=1), default=20, help="nodes, or devices for robust")
-@click.option("--seed", type=click.IntRange(min=0), default=0)
-@click.option("--profile", default="alexnet", help="architecture name or profile file")
-@click.option(
-    "--deadline-factor",
-    type=POSITIVE,
-    default=1.0,
-    help="robust: deadline / all-local mean time at f_max",
-)
-@click.option("--epsilon", type=PROBABILITY, default=0.05, help="robust: violation probability, in (0, 1)")
-@click.option("--bandwidth", type=POSITIVE, default=20e6, help="robust: total uplink, Hz")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("instance.toml"))
-def generate(
-    kind: str,
-    nodes: int,
-    seed: int,
-    profile: str,
-    deadline_factor: float,
-    epsilon: float,
-    bandwidth: float,
-    output: Path,
-) -> None:
-    """Write a random instance (tiered, geometric, grid for routing; robust), reproducible from the seed.
+class GeneratorGroup(click.Group):
+    """`optsplit generate KIND`: one sub-command per generator of the registered formulations."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from optsplit.problem import generators
+
+        return sorted(generators())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from optsplit.problem import generators
+
+        found = generators().get(cmd_name)
+        return None if found is None else _generator_command(found)
+
+
+def _param_type(param: Param) -> click.ParamType:
+    if param.kind is int:
+        return click.IntRange(
+            None if param.minimum is None else int(param.minimum),
+            None if param.maximum is None else int(param.maximum),
+            min_open=param.open_minimum,
+            max_open=param.open_maximum,
+        )
+    if param.kind is float:
+        return FiniteFloat(
+            param.minimum, param.maximum, min_open=param.open_minimum, max_open=param.open_maximum
+        )
+    return click.STRING
+
+
+def _generator_command(gen: Generator) -> click.Command:
+    options: list[click.Parameter] = [
+        click.Option(
+            [f"--{p.name}", *p.aliases],
+            type=_param_type(p),
+            default=p.default,
+            show_default=True,
+            help=p.help,
+        )
+        for p in gen.params
+    ]
+    options.append(
+        click.Option(["-o", "--output"], type=click.Path(path_type=Path), default=Path("instance.toml"))
+    )
+
+    def run(output: Path, **values: Any) -> None:
+        from optsplit.instance import from_dict
+        from optsplit.instance.loader import dump_document
+
+        _check_output(output)
+        doc = gen.make(output, **values)
+        from_dict(doc, str(output), output.resolve().parent)  # refuse what `solve` would refuse
+        dump_document(doc, output)
+        summary = gen.summary(doc)
+        click.echo(f"wrote {output}" + (f" ({summary})" if summary else ""))
+
+    return click.Command(gen.name, params=options, callback=run, help=gen.description)
+
+
+@cli.group(cls=GeneratorGroup)
+def generate() -> None:
+    """Write a random instance, reproducible from its seed (`optsplit generate KIND --help`).
 
     The instance is validated as `solve` would load it before it is written.
     """
-    from optsplit.generate import robust_instance, routing_instance
-    from optsplit.instance import from_dict, load_profile
-    from optsplit.instance.loader import dump_document, profile_to_dict
-    from optsplit.profiles.architectures import ARCHITECTURES
-
-    _check_output(output)
-    if Path(profile).exists():
-        loaded = load_profile(profile)  # validate now, with a clear message
-        ref: str | dict[str, Any] = os.path.relpath(Path(profile).resolve(), output.resolve().parent)
-    elif profile in ARCHITECTURES:
-        loaded = ARCHITECTURES[profile]()
-        ref = profile_to_dict(loaded)
-    else:
-        raise InputError(
-            f"'{profile}' is neither a known architecture ({', '.join(ARCHITECTURES)}) nor a profile file",
-            path="--profile",
-        )
-    try:
-        if kind == "robust":
-            doc = robust_instance(
-                loaded,
-                ref,
-                nodes,
-                seed,
-                deadline_factor=deadline_factor,
-                epsilon=epsilon,
-                bandwidth=bandwidth,
-            )
-            size = f"{nodes} devices"
-        else:
-            doc = routing_instance(kind, nodes, seed, ref)
-            size = f"{len(doc['network']['nodes'])} nodes, {len(doc['network']['links'])} links"
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    from_dict(doc, str(output), output.resolve().parent)
-    dump_document(doc, output)
-    click.echo(f"wrote {output} ({size})")
 
 
 @cli.command()

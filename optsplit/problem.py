@@ -13,6 +13,7 @@ from optsplit.errors import InputError, OptionError, UnknownNameError
 from optsplit.instance.model import Instance
 from optsplit.result import Result
 from optsplit.solvers.options import SolveOptions
+from optsplit.spec import Generator
 from optsplit.tolerances import OBJECTIVE_RELATIVE
 
 
@@ -66,12 +67,27 @@ class Formulation(Protocol):
         """Score a plan from the instance alone (never from the model that produced it)."""
         ...
 
+    def generators(self) -> Mapping[str, Generator]:
+        """Random-instance generators by name (``optsplit generate NAME``)."""
+        ...
+
 
 def formulations() -> dict[str, Formulation]:
     """All registered formulations by key (imported lazily to keep start-up light)."""
     from optsplit.formulations import REGISTRY
 
     return dict(REGISTRY)
+
+
+def generators() -> dict[str, Generator]:
+    """Every registered formulation's instance generators, by name (names are unique)."""
+    out: dict[str, Generator] = {}
+    for key, form in formulations().items():
+        for name, gen in form.generators().items():
+            if name in out:
+                raise OptionError(f"generator '{name}' of '{key}' clashes with one of another formulation")
+            out[name] = gen
+    return out
 
 
 def get_formulation(key: str) -> Formulation:

@@ -50,6 +50,7 @@ class Param:
     maximum: float | None = None
     open_minimum: bool = False  # minimum excluded
     open_maximum: bool = False  # maximum excluded
+    aliases: tuple[str, ...] = ()  # other spellings on the command line, e.g. "-n"
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,4 @@ class Generator:
     description: str
     params: tuple[Param, ...]
     make: Callable[..., dict[str, Any]]
+    summary: Callable[[dict[str, Any]], str] = lambda doc: ""  # "12 nodes, 30 links"

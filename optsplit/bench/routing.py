@@ -88,7 +88,7 @@ def _cases(quick: bool) -> list[Case]:
 
 def _instance(spec: dict[str, Any]) -> Any:
     import optsplit
-    from optsplit.generate import routing_instance
+    from optsplit.formulations.routing.generate import routing_instance
     from optsplit.instance.loader import profile_to_dict
     from optsplit.profiles.architectures import ARCHITECTURES
 

@@ -24,6 +24,7 @@ from optsplit.problem import Evaluation, Method
 from optsplit.result import Result, SolutionStatus, Termination
 from optsplit.solvers.options import SolveOptions
 from optsplit.solvers.pyomo_backend import solve_pyomo
+from optsplit.spec import Generator
 
 log = logging.getLogger(__name__)
 
@@ -425,3 +426,8 @@ class RobustFormulation:
 
     def evaluate(self, instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
         return evaluate_robust(instance, plan)
+
+    def generators(self) -> Mapping[str, Generator]:
+        from optsplit.formulations.robust.generate import generators
+
+        return generators()

@@ -23,6 +23,7 @@ from optsplit.problem import Evaluation, Method
 from optsplit.result import Result, SolutionStatus, Termination
 from optsplit.solvers import LINEAR_BACKENDS, LinearModel, Outcome, SolveOptions, solve_linear
 from optsplit.solvers.graph import scipy_version, shortest_path
+from optsplit.spec import Generator
 
 _LP_BACKENDS = ("highs", "pyomo-highs", "pyomo-scip", "cvxpy-highs", "cvxpy-scip", "cvxpy-clarabel")
 _MILP_BACKENDS = tuple(b for b in _LP_BACKENDS if LINEAR_BACKENDS[b].handles_integers)
@@ -236,3 +237,8 @@ class RoutingFormulation:
 
     def evaluate(self, instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
         return evaluate_routing(instance, plan)
+
+    def generators(self) -> Mapping[str, Generator]:
+        from optsplit.formulations.routing.generate import generators
+
+        return generators()

@@ -1,4 +1,4 @@
-"""Random computing networks of several kinds, as instance documents (seeded, reproducible).
+"""Random `routing` instances: computing networks of several kinds (seeded, reproducible).
 
 Figures are typical public values, not measurements: device CPUs of Jetson-class boards
 (tens of GFLOP/s effective), edge GPU servers (T4-class, 8.1 TFLOP/s FP32 peak, used at
@@ -9,12 +9,16 @@ of 20–400 Mbit/s, 1–10 Gbit/s fibre between sites, metro/core delays of 0.5�
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from optsplit.instance.model import Profile
+from optsplit.errors import InputError
+from optsplit.profiles.reference import profile_reference
+from optsplit.spec import Generator, Param
 
 GFLOPS, TFLOPS = 1e9, 1e12
 MBPS, GBPS = 1e6, 1e9
@@ -122,65 +126,36 @@ def routing_instance(
     }
 
 
-# Robust-problem defaults: Jetson Xavier NX CPU (6-core Carmel, up to 1.9 GHz, NVIDIA spec
-# sheet), dynamic power ≈ 5 W at f_max (κ = 5 W / f_max³), 0.5 W static; 20 MHz shared
-# uplink, −174 dBm/Hz noise, 23 dBm (0.2 W) transmit power, 3GPP macro path loss at
-# 50–300 m. The device needs LOCAL_SCALE × the cycles the profiling host needed; the edge
-# server runs SERVER_SCALE × the host's times. These two ratios are assumptions, not data.
-JETSON_F_MAX, JETSON_F_MIN = 1.9e9, 0.2e9
-KAPPA = 5.0 / JETSON_F_MAX**3
-LOCAL_SCALE, SERVER_SCALE = 2.0, 0.05
+def _make(kind: str) -> Callable[..., dict[str, Any]]:
+    def make(output: Path, nodes: int, seed: int, profile: str) -> dict[str, Any]:
+        _, ref = profile_reference(profile, output)
+        try:
+            return routing_instance(kind, nodes, seed, ref)
+        except ValueError as exc:
+            raise InputError(str(exc), path="--nodes") from None
+
+    return make
 
 
-def robust_instance(
-    profile: Profile,
-    profile_ref: str | dict[str, Any],
-    devices: int,
-    seed: int,
-    processor: str = "host-cpu",
-    host_clock: float = 2.6e9,
-    deadline_factor: float = 1.0,
-    epsilon: float = 0.05,
-    bandwidth: float = 20e6,
-) -> dict[str, Any]:
-    """N devices running ``profile``; deadline = factor × the all-local mean time at f_max."""
-    if devices < 1:
-        raise ValueError("need at least one device")
-    missing = [layer.name for layer in profile.layers if processor not in layer.time]
-    if missing:
-        raise ValueError(
-            f"profile '{profile.name}' has no '{processor}' times for "
-            f"{', '.join(missing[:3])}: measure it with `optsplit profile`"
-        )
-    rng = np.random.default_rng(seed)
-    local_at_max = (
-        sum(layer.time[processor].mean for layer in profile.layers) * LOCAL_SCALE * host_clock / JETSON_F_MAX
+_DESCRIPTIONS = {
+    "tiered": "devices -> access points -> edge servers -> cloud",
+    "geometric": "random geometric graph in the unit square (connected)",
+    "grid": "near-square 2-D mesh of compute nodes",
+}
+
+
+def _summary(doc: dict[str, Any]) -> str:
+    return f"{len(doc['network']['nodes'])} nodes, {len(doc['network']['links'])} links"
+
+
+def generators() -> dict[str, Generator]:
+    """One generator per network kind; the job starts and ends at a random device."""
+    params = (
+        Param("nodes", int, 20, "number of nodes", minimum=2, aliases=("-n",)),
+        Param("seed", int, 0, "random seed", minimum=0),
+        Param("profile", str, "alexnet", "architecture name or profile file"),
     )
-    devs = []
-    for i in range(devices):
-        devs.append(
-            {
-                "name": f"dev{i}",
-                "profile": profile_ref,
-                "processor": processor,
-                "server_processor": processor,
-                "f_min": JETSON_F_MIN,
-                "f_max": JETSON_F_MAX,
-                "f_ref": host_clock,
-                "local_scale": LOCAL_SCALE,
-                "server_scale": SERVER_SCALE,
-                "kappa": KAPPA,
-                "static_power": 0.5,
-                "tx_power": 0.2,
-                "distance": float(rng.uniform(50, 300)),
-                "deadline": float(deadline_factor * local_at_max * rng.uniform(0.8, 1.2)),
-                "epsilon": epsilon,
-            }
-        )
     return {
-        "name": f"robust-{profile.name}-{devices}dev-s{seed}",
-        "description": f"{devices} Jetson-class devices running {profile.name}, seed {seed}, "
-        f"deadline factor {deadline_factor}, epsilon {epsilon}",
-        "formulation": "robust",
-        "robust": {"bandwidth": bandwidth, "noise_density_dbm": -174.0, "epsilon": epsilon, "devices": devs},
+        kind: Generator(kind, f"routing: {_DESCRIPTIONS[kind]}", params, _make(kind), _summary)
+        for kind in KINDS
     }
