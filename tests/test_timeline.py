@@ -235,6 +235,22 @@ def test_bad_input_names_the_field() -> None:
         validate(tl, {"a": 0.0, "b": 1.0, "c": 2.0})
 
 
+def test_tasks_and_edges_by_name_index_or_mixed_and_an_empty_timeline(tmp_path) -> None:
+    b = two_cores()
+    added = b.add_tasks(["x", "y", "z"], ["core1", 1, np.int64(2)], [1.0, 2.0, 0.5])
+    b.add_edges(["x", 1], [1, np.array([2])[0]])
+    b.add_edges(np.array([0]), np.array([2]), lag=0.25)
+    tl = b.build()
+    assert added.tolist() == [0, 1, 2] and tl.resource.tolist() == [0, 1, 2]
+    assert tl.pred.tolist() == [0, 1, 0] and tl.succ.tolist() == [1, 2, 2]
+    assert earliest(tl).tolist() == [0.0, 1.0, 3.0]
+    empty = TimelineBuilder().build()
+    report = validate(empty, [])
+    assert report.feasible and report.makespan == 0.0 and report.energy == 0.0
+    assert earliest(empty).size == 0
+    assert draw_gantt(empty, [], tmp_path / "empty.png").stat().st_size > 0
+
+
 # --------------------------------------------------------------------------- earliest
 
 

@@ -43,7 +43,7 @@ def random_problem(n_tasks: int, seed: int = 0) -> Timeline:
     # their original relative order, so insertion order stays acyclic with the edges.
     b.add_tasks(
         [names[i] for i in fixed],
-        resource[fixed].tolist(),
+        resource[fixed],
         duration[fixed],
         release=release[fixed],
         demand=demand[fixed],

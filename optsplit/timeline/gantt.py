@@ -90,7 +90,7 @@ def draw_gantt(
     width = (finish - start) / scale
     ax.barh(row, width, left=start / scale, height=0.7, color=colours, edgecolor="black", linewidth=0.4)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_ylim(max(len(labels), 1) - 0.5, -0.5)
     ax.set_xlim(0, max(makespan / scale, 1e-12) * 1.04)
     ax.set_xlabel(f"time [{unit}]")
     ax.axvline(makespan / scale, color="#c44e52", linestyle="--", linewidth=1.2)

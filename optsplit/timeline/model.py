@@ -2,12 +2,12 @@
 
 A task runs on one resource for a duration (or, for a transfer at a piecewise-constant
 rate, until its bits are delivered), not before its release time and, where it has a
-deadline, finishing by it. An edge (pred, succ,
-lag) says succ starts no earlier than lag after pred finishes; an edge from a transfer
-to its consumer is a data-arrival edge. A resource of capacity 1 is exclusive (a core, a
-FIFO link); capacity C > 1 is cumulative (C identical cores, K resource blocks) and a
-task takes ``demand`` units of it. Callers add tasks one by one or in bulk through
-``TimelineBuilder``; ``build()`` checks everything once and freezes the arrays.
+deadline, finishing by it. An edge (pred, succ, lag) says succ starts no earlier than lag
+after pred finishes; an edge from a transfer to its consumer is a data-arrival edge. A
+resource of capacity 1 is exclusive (a core, a FIFO link); capacity C > 1 is cumulative
+(C identical cores, K resource blocks) and a task takes ``demand`` units of it. Callers
+add tasks one by one or in bulk through ``TimelineBuilder``; ``build()`` checks
+everything once and freezes the arrays.
 """
 
 from __future__ import annotations
@@ -50,10 +50,6 @@ class Resource:
     capacity: int = 1
     busy_power: float = 0.0
     idle_power: float = 0.0
-
-    @property
-    def exclusive(self) -> bool:
-        return self.capacity == 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,12 +111,12 @@ class Timeline:
         return out
 
 
-def _number(value: float, path: str, *, positive: bool = False) -> float:
+def _number(value: float, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InputError(f"must be a number, got {type(value).__name__} {value!r:.40}", path=path)
     v = float(value)
-    if not math.isfinite(v) or v < 0 or (positive and v == 0):
-        raise InputError(f"must be finite and {'> 0' if positive else '≥ 0'}, got {v}", path=path)
+    if not math.isfinite(v) or v < 0:
+        raise InputError(f"must be finite and ≥ 0, got {v}", path=path)
     return v
 
 
@@ -214,30 +210,29 @@ class TimelineBuilder:
             return int(ref)
         raise InputError(f"not a resource name or index: {ref!r:.40}", path=path)
 
-    def _resource_column(self, resource: Ref | Sequence[Ref], n: int, first: int) -> IntArray:
+    def _resource_column(self, resource: Ref | Sequence[Ref] | IntArray, n: int, first: int) -> IntArray:
         """Resource index per task, from one reference or one per task."""
         if isinstance(resource, (str, int, np.integer)):
             return np.full(n, self._resource_ref(resource, f"tasks[{first}].resource"), dtype=np.int64)
-        refs = np.asarray(resource)
-        if refs.shape != (n,):
+        if len(resource) != n:
             raise InputError(
-                f"expected {n} resources, got shape {refs.shape}", path=f"tasks[{first}:{first + n}].resource"
+                f"expected {n} resources, got {len(resource)}", path=f"tasks[{first}:{first + n}].resource"
             )
-        if refs.dtype.kind in "iu":
-            bad = np.flatnonzero((refs < 0) | (refs >= len(self._resources)))
+        if isinstance(resource, np.ndarray) and resource.dtype.kind in "iu":
+            bad = np.flatnonzero((resource < 0) | (resource >= len(self._resources)))
             if bad.size:
                 k = int(bad[0])
-                raise InputError(f"no resource with index {refs[k]}", path=f"tasks[{first + k}].resource")
-            return refs.astype(np.int64)
+                raise InputError(f"no resource with index {resource[k]}", path=f"tasks[{first + k}].resource")
+            return resource.astype(np.int64)
         return np.array(
-            [self._resource_ref(r, f"tasks[{first + k}].resource") for k, r in enumerate(refs.tolist())],
+            [self._resource_ref(r, f"tasks[{first + k}].resource") for k, r in enumerate(resource)],
             dtype=np.int64,
         )
 
     def add_tasks(
         self,
         names: Sequence[str],
-        resource: Ref | Sequence[Ref],
+        resource: Ref | Sequence[Ref] | IntArray,
         duration: ArrayLike,
         *,
         release: ArrayLike = 0.0,
@@ -286,7 +281,7 @@ class TimelineBuilder:
     def add_transfers(
         self,
         names: Sequence[str],
-        resource: Ref | Sequence[Ref],
+        resource: Ref | Sequence[Ref] | IntArray,
         bits: ArrayLike,
         rate: RateProfile,
         *,
@@ -337,10 +332,9 @@ class TimelineBuilder:
     def _task_refs(
         self, refs: Sequence[Ref] | NDArray, index: dict[str, int], first: int, field: str
     ) -> IntArray:
-        array = np.asarray(refs)
         n = len(self._names)
-        if array.dtype.kind in "iu":
-            out = array.astype(np.int64)
+        if isinstance(refs, np.ndarray) and refs.dtype.kind in "iu":
+            out = refs.astype(np.int64)
             bad = np.flatnonzero((out < 0) | (out >= n))
             if bad.size:
                 raise InputError(
