@@ -518,6 +518,10 @@ def test_slotted_packets_by_hand() -> None:
     assert times.tolist() == pytest.approx([1 * MS] * 2 + [3 * MS] * 7 + [math.inf])
     later = slotted_packet_times([1000, 0, 3000], 400, 3, 1 * MS, first_slot=1)
     assert later.tolist() == pytest.approx([3 * MS] * 3)
+    with pytest.raises(InputError, match=r"first_slot: must be ≥ 0"):
+        slotted_packet_times([1000], 400, 1, 1 * MS, first_slot=-1)
+    with pytest.raises(InputError, match=r"slot_bits\[1\]: must be finite and ≥ 0, got -5"):
+        RateProfile.slots([1000, -5], 1 * MS)
 
 
 def test_packet_chain_on_a_fifo_link_matches_the_rate_helper() -> None:

@@ -145,6 +145,8 @@ def slotted_packet_times(
         raise InputError(f"must be finite and > 0, got {packet_bits}", path="packet_bits")
     if not (math.isfinite(slot_length) and slot_length > 0):
         raise InputError(f"must be finite and > 0, got {slot_length}", path="slot_length")
+    if first_slot < 0:
+        raise InputError(f"must be ≥ 0, got {first_slot}", path="first_slot")
     bits = _vector(slot_bits, "slot_bits")[first_slot:]
     sent = np.cumsum(np.floor(bits / packet_bits))
     slot = np.searchsorted(sent, np.arange(1, n_packets + 1), side="left")
