@@ -11,10 +11,12 @@ those outside [0, L) being padding. Hence, exactly:
 * input rows for n output rows, inside the tensor (no padding reached):  (n − 1)·s + e
 * smallest input for n output rows in all (padding on both sides):      (n − 1)·s + e − 2p
 
-Intra-DP's code uses n·s + k − 1 − 2p for the last; it equals the exact figure when s = 1 and
-exceeds it by s − 1 otherwise. Through a stack, the rows are propagated one operator at a time,
-clipping at every level (clipping only at the input would over-count: a pooling 2/2 on an odd
-length never reads its last row). Ranges are half-open; an empty range maps to an empty range.
+Intra-DP's code uses n·s + k − 1 − 2p for the last (undilated); it equals the exact figure when
+s = 1 and exceeds it by s − 1 otherwise. Through a stack, each side computes a contiguous tile
+of every intermediate tensor, so the rows are propagated one operator at a time, taking the
+range read and clipping at every level (clipping only at the input would over-count: a pooling
+2/2 on an odd length never reads its last row). Ranges are half-open; an empty range maps to an
+empty range.
 
 Slices: the device computes the first rows of a tensor, the server the rest. With a share x on
 the device, the device holds rows [0, m), m = ⌊x·L + 1/2⌋. Where consecutive shares differ, the
@@ -83,8 +85,8 @@ class Window:
             last = last_o * self.stride + c
             hi = np.where((last_o >= a) & (last >= 0), np.maximum(hi, last + 1), hi)
         empty = hi <= lo
-        where = np.clip(a * self.stride - self.padding, 0, length)
-        return np.where(empty, where, lo), np.where(empty, where, hi)
+        at = np.clip(a * self.stride - self.padding, 0, length)
+        return np.where(empty, at, lo), np.where(empty, at, hi)
 
 
 IDENTITY = Window()
@@ -217,9 +219,9 @@ def graph_rows_needed(
         if op.name in stop:
             continue
         needed = hi[op.name] > lo[op.name]
+        w = windows[j]
         for src in op.inputs:
             rows = rows_of(graph, src)
-            w = windows[j]
             if w is None:
                 a, b = np.zeros(shape, dtype=np.int64), np.full(shape, rows, dtype=np.int64)
             else:
