@@ -73,10 +73,17 @@ class Formulation(Protocol):
 
 
 def formulations() -> dict[str, Formulation]:
-    """All registered formulations by key (imported lazily to keep start-up light)."""
-    from optsplit.formulations import REGISTRY
+    """All registered formulations by key (each imported on first use)."""
+    from optsplit.formulations import FORMULATIONS
 
-    return dict(REGISTRY)
+    return dict(FORMULATIONS.items())
+
+
+def register_formulation(formulation: Formulation, *, replace: bool = False) -> None:
+    """Make a formulation object available to solve(), check() and every CLI command."""
+    from optsplit.formulations import FORMULATIONS
+
+    FORMULATIONS.register(formulation.key, formulation, replace=replace)
 
 
 def generators() -> dict[str, Generator]:
@@ -91,10 +98,9 @@ def generators() -> dict[str, Generator]:
 
 
 def get_formulation(key: str) -> Formulation:
-    known = formulations()
-    if key not in known:
-        raise UnknownNameError("formulation", key, list(known))
-    return known[key]
+    from optsplit.formulations import FORMULATIONS
+
+    return FORMULATIONS.get(key)
 
 
 def resolve_formulation(instance: Instance, key: str | None) -> Formulation:

@@ -1,13 +1,21 @@
-"""One module per paper problem, registered by key (same keys as DESIGN's table)."""
+"""The formulation registry: one package per paper problem, registered by key.
+
+Built-ins are listed by import path and imported on first use; third-party packages add
+theirs with ``optsplit.register_formulation()`` or the ``optsplit.formulations``
+entry-point group.
+"""
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from typing import Any
 
-from optsplit.formulations.robust import RobustFormulation
-from optsplit.formulations.routing import RoutingFormulation
-from optsplit.problem import Formulation
+from optsplit.plugins import Lazy, Registry
 
-REGISTRY: MappingProxyType[str, Formulation] = MappingProxyType(
-    {f.key: f for f in (RoutingFormulation(), RobustFormulation())}
-)
+
+def _is_formulation(obj: Any) -> bool:
+    return all(hasattr(obj, name) for name in ("key", "methods", "prepare", "evaluate"))
+
+
+FORMULATIONS: Registry[Any] = Registry("formulation", "optsplit.formulations", _is_formulation)
+FORMULATIONS.add_builtin("routing", Lazy("optsplit.formulations.routing:RoutingFormulation"))
+FORMULATIONS.add_builtin("robust", Lazy("optsplit.formulations.robust:RobustFormulation"))
