@@ -298,9 +298,10 @@ def bench(
     workers: int,
 ) -> None:
     """Run a benchmark suite: rows are written as they finish, and an interrupted run resumes."""
-    from optsplit.bench import SUITES, run_suite
+    from optsplit.bench import run_suite, suites
     from optsplit.errors import UnknownNameError
 
+    SUITES = suites()
     if list_suites or not suite:
         for name, s in SUITES.items():
             click.echo(f"{name}: {s.description}")

@@ -7,13 +7,16 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from optsplit.errors import InputError, OptionError, UnknownNameError
 from optsplit.instance.model import Instance
 from optsplit.result import Result
 from optsplit.solvers.options import SolveOptions
-from optsplit.spec import Generator
+from optsplit.spec import Generator, Section
+
+if TYPE_CHECKING:
+    from optsplit.bench.runner import Suite
 from optsplit.tolerances import OBJECTIVE_RELATIVE
 
 
@@ -69,6 +72,14 @@ class Formulation(Protocol):
 
     def generators(self) -> Mapping[str, Generator]:
         """Random-instance generators by name (``optsplit generate NAME``)."""
+        ...
+
+    def suites(self) -> Mapping[str, Suite]:
+        """Benchmark suites by name (``optsplit bench NAME``)."""
+        ...
+
+    def sections(self) -> Mapping[str, Section]:
+        """The top-level instance tables this formulation owns (schema fragment + builder)."""
         ...
 
 

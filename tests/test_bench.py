@@ -7,14 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from optsplit.bench import SUITES, Case, Suite, run_suite
+from optsplit.bench import Case, Suite, run_suite, suites
 from optsplit.bench.environment import header as environment_header
 from optsplit.bench.runner import RUNNER_FIELDS, failure_reason
 from optsplit.result import Result, SolutionStatus, Termination
 
 
 def test_quick_routing_suite_resumes(tmp_path) -> None:
-    suite = SUITES["routing"]
+    suite = suites()["routing"]
     paths = run_suite(suite, tmp_path, quick=True, isolate=False)
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert len(rows) == len(suite.cases(True)) == 6
@@ -121,7 +121,7 @@ def _routing_row(method: str, objective: float, **extra: str) -> dict[str, str]:
 
 
 def test_routing_findings_compare_before_claiming_the_same_optimum() -> None:
-    from optsplit.bench.routing import _findings
+    from optsplit.formulations.routing.bench import _findings
 
     same = _findings([_routing_row("dijkstra", 1.0), _routing_row("milp", 1.0 + 1e-12)])
     assert any("same optimum" in line and "500x" in line for line in same)
@@ -133,7 +133,7 @@ def test_routing_findings_compare_before_claiming_the_same_optimum() -> None:
 
 
 def test_robust_findings_say_slower_when_pccp_is_slower() -> None:
-    from optsplit.bench.robust import _comparisons
+    from optsplit.formulations.robust.bench import _comparisons
 
     def row(method: str, runtime: str) -> dict[str, str]:
         return {"status": "optimal", "runtime": runtime, "devices": "3", "objective": "1"}

@@ -14,7 +14,7 @@ import pytest
 from conftest import INSTANCES
 
 import optsplit
-from optsplit.bench import SUITES, Case, Suite, run_suite
+from optsplit.bench import Case, Suite, run_suite, suites
 from optsplit.evaluate.simulate import simulate
 
 distributed = pytest.importorskip("distributed")
@@ -92,7 +92,7 @@ def test_guard_kills_a_case_and_failed_rows_run_again_on_a_local_cluster(tmp_pat
 
 @pytest.mark.slow
 def test_routing_sweep_on_a_cluster_resumes_to_the_local_rows(tmp_path, scheduler) -> None:
-    suite = SUITES["routing"]
+    suite = suites()["routing"]
     run_suite(suite, tmp_path / "local", quick=True, isolate=False)
     run_suite(suite, tmp_path / "dask", quick=True, scheduler=scheduler, limit=2)  # interrupted
     cut = _rows(tmp_path / "dask")

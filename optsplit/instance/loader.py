@@ -35,15 +35,24 @@ from optsplit.instance.model import (
     dbm_to_watt,
     path_loss_gain,
 )
+from optsplit.instance.sections import build_sections
+from optsplit.spec import LoadContext
 
 SUFFIXES = (".toml", ".json", ".yaml", ".yml")
 
 
 @cache
-def schema() -> dict[str, Any]:
-    """The instance JSON Schema shipped with the package."""
+def core_schema() -> dict[str, Any]:
+    """The instance JSON Schema shipped with the package (without formulation sections)."""
     text = resources.files("optsplit.instance").joinpath("schema.json").read_text()
     return dict(json.loads(text))
+
+
+def schema() -> dict[str, Any]:
+    """The instance JSON Schema: the core plus every registered formulation's sections."""
+    from optsplit.instance.sections import compose
+
+    return compose(core_schema())
 
 
 def field_path(parts: Iterator[Any] | list[Any]) -> str:
@@ -237,8 +246,16 @@ def from_dict(doc: dict[str, Any], source: str = "<dict>", base_dir: Path | None
             raw["source"], raw["destination"], _resolve_profile(raw["profile"], base, source, "job.profile")
         )
     robust = _robust(doc["robust"], base, source) if "robust" in doc else None
+    sections = build_sections(doc, LoadContext(source, base))
     return Instance(
-        doc["name"], source, str(doc.get("description", "")), doc.get("formulation"), network, job, robust
+        doc["name"],
+        source,
+        str(doc.get("description", "")),
+        doc.get("formulation"),
+        network,
+        job,
+        robust,
+        sections,
     )
 
 

@@ -119,6 +119,11 @@ class Instance:
     network: Network | None = None
     job: Job | None = None
     robust: RobustSystem | None = None
+    sections: dict[str, Any] = field(default_factory=dict)  # built by the formulations that own them
+
+    def section(self, key: str) -> Any:
+        """The built data of a formulation-owned section; None when the file has none."""
+        return self.sections.get(key)
 
 
 def compute_time(layer: Layer, node: Node) -> float:

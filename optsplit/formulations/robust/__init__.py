@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from optsplit.result import Result, SolutionStatus, Termination
 from optsplit.solvers.options import SolveOptions
 from optsplit.solvers.pyomo_backend import solve_pyomo
 from optsplit.spec import Generator
+
+if TYPE_CHECKING:
+    from optsplit.bench.runner import Suite
 
 log = logging.getLogger(__name__)
 
@@ -431,3 +434,8 @@ class RobustFormulation:
         from optsplit.formulations.robust.generate import generators
 
         return generators()
+
+    def suites(self) -> Mapping[str, Suite]:
+        from optsplit.formulations.robust.bench import SUITE
+
+        return {SUITE.name: SUITE}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from optsplit.result import Result, SolutionStatus, Termination
 from optsplit.solvers import LINEAR_BACKENDS, LinearModel, Outcome, SolveOptions, solve_linear
 from optsplit.solvers.graph import scipy_version, shortest_path
 from optsplit.spec import Generator
+
+if TYPE_CHECKING:
+    from optsplit.bench.runner import Suite
 
 _LP_BACKENDS = ("highs", "pyomo-highs", "pyomo-scip", "cvxpy-highs", "cvxpy-scip", "cvxpy-clarabel")
 _MILP_BACKENDS = tuple(b for b in _LP_BACKENDS if LINEAR_BACKENDS[b].handles_integers)
@@ -242,3 +245,8 @@ class RoutingFormulation:
         from optsplit.formulations.routing.generate import generators
 
         return generators()
+
+    def suites(self) -> Mapping[str, Suite]:
+        from optsplit.formulations.routing.bench import SUITE
+
+        return {SUITE.name: SUITE}
