@@ -72,6 +72,10 @@ class Registry(Generic[T]):
             module, _, attr = point.value.partition(":")
             self._entries[point.name] = Lazy(f"{module.strip()}:{attr.strip()}")
 
+    def refresh(self) -> None:
+        """Read the entry points again (after installing a plug-in into a running process)."""
+        self._entry_points_read = False
+
     def names(self) -> list[str]:
         self._read_entry_points()
         return list(self._entries)

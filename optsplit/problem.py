@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from optsplit.errors import InputError, OptionError, UnknownNameError
 from optsplit.instance.model import Instance
-from optsplit.result import Result
+from optsplit.result import Evaluation, Result
 from optsplit.solvers.options import SolveOptions
 from optsplit.spec import Generator, Section
 
@@ -34,19 +34,6 @@ class Method:
     run: Callable[[Any, str | None, SolveOptions], Result]
     backends: tuple[str, ...] = ()
     writes_model: bool = False  # whether `write_model` can export what it solves
-
-
-@dataclass
-class Evaluation:
-    """Independent figures of a plan: objective, other metrics and constraint violations."""
-
-    objective: float
-    metrics: dict[str, Any] = field(default_factory=dict)
-    violations: list[str] = field(default_factory=list)
-
-    @property
-    def feasible(self) -> bool:
-        return not self.violations
 
 
 class Formulation(Protocol):

@@ -126,6 +126,19 @@ class Result:
         return json.dumps(self.to_dict(include_log), indent=2, default=_json_default)
 
 
+@dataclass
+class Evaluation:
+    """Independent figures of a plan: objective, other metrics and constraint violations."""
+
+    objective: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+
 def _json_default(value: Any) -> Any:
     """Turn numpy scalars and arrays into plain JSON values."""
     if hasattr(value, "tolist"):
