@@ -17,6 +17,7 @@ from optsplit.errors import SolverUnavailableError
 from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
+from optsplit.solvers.registry import ModelKind
 
 CVXPY_SOLVERS = {"clarabel": cp.CLARABEL, "scip": cp.SCIP, "highs": cp.HIGHS}
 FEASIBILITY_TOL = 1e-6
@@ -161,3 +162,26 @@ def solve_linear_cvxpy(model: LinearModel, solver: str, options: SolveOptions) -
     if outcome.has_solution:
         outcome.values = np.asarray(x.value, dtype=float)
     return outcome
+
+
+class CvxpyBackend:
+    """Back-ends `cvxpy-clarabel`, `cvxpy-scip`, `cvxpy-highs`: CVXPY problems, or LinearModels."""
+
+    kinds = frozenset({ModelKind.LINEAR, ModelKind.CVXPY})
+
+    def __init__(self, solver: str) -> None:
+        self.solver = solver
+        self.name = f"cvxpy-{solver}"
+        self.description = f"{CVXPY_SOLVERS[solver]} through CVXPY"
+        self.integers = solver != "clarabel"
+
+    def available(self) -> tuple[bool, str]:
+        return cvxpy_available(self.solver)
+
+    def version(self) -> str:
+        return f"CVXPY {cp.__version__}/{CVXPY_SOLVERS[self.solver]}"
+
+    def solve(self, model: Any, options: SolveOptions, start: Any = None) -> Outcome:
+        if isinstance(model, LinearModel):
+            return solve_linear_cvxpy(model, self.solver, options)
+        return solve_cvxpy(model, self.solver, options)

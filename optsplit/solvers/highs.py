@@ -13,6 +13,7 @@ import numpy as np
 from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
+from optsplit.solvers.registry import ModelKind
 
 _MS = highspy.HighsModelStatus
 _TERMINATION = {
@@ -122,3 +123,21 @@ def solve_linear(model: LinearModel, options: SolveOptions, start: np.ndarray | 
     else:
         solution = SolutionStatus.NO_SOLUTION
     return Outcome(termination, solution, objective, bound, runtime, highs_version(), log, values)
+
+
+class HighsBackend:
+    """Back-end `highs`: LinearModels on HiGHS through highspy, with MIP starts."""
+
+    name = "highs"
+    description = "HiGHS through highspy, model passed as arrays"
+    kinds = frozenset({ModelKind.LINEAR})
+    integers = True
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def version(self) -> str:
+        return highs_version()
+
+    def solve(self, model: LinearModel, options: SolveOptions, start: np.ndarray | None = None) -> Outcome:
+        return solve_linear(model, options, start)

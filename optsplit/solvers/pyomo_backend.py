@@ -23,6 +23,7 @@ from optsplit.errors import InputError, SolverUnavailableError
 from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
+from optsplit.solvers.registry import ModelKind
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +150,26 @@ def solve_linear_pyomo(model: LinearModel, solver: str, options: SolveOptions) -
     if outcome.has_solution:
         outcome.values = np.array([pyo.value(x[j]) for j in range(model.num_cols)], dtype=float)
     return outcome
+
+
+class PyomoBackend:
+    """Back-ends `pyomo-highs` and `pyomo-scip`: Pyomo models, or LinearModels translated."""
+
+    kinds = frozenset({ModelKind.LINEAR, ModelKind.PYOMO})
+    integers = True
+
+    def __init__(self, solver: str) -> None:
+        self.solver = solver
+        self.name = f"pyomo-{solver}"
+        self.description = f"{solver} through Pyomo ({PYOMO_SOLVERS[solver]})"
+
+    def available(self) -> tuple[bool, str]:
+        return pyomo_available(self.solver)
+
+    def version(self) -> str:
+        return solver_version(self.solver)
+
+    def solve(self, model: Any, options: SolveOptions, start: Any = None) -> Outcome:
+        if isinstance(model, LinearModel):
+            return solve_linear_pyomo(model, self.solver, options)
+        return solve_pyomo(model, self.solver, options)
