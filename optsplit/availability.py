@@ -1,11 +1,21 @@
-"""What can run here: each formulation's methods and back-ends, with the reason when not."""
+"""What can run here: every registered back-end (version, or why it cannot run) and each
+formulation's methods with the back-ends they accept."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from optsplit.problem import formulations
-from optsplit.solvers import LINEAR_BACKENDS
+from optsplit.solvers.registry import BACKENDS, backend_status
+
+
+@dataclass(frozen=True)
+class BackendRow:
+    name: str
+    kinds: str
+    available: bool
+    version: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -13,32 +23,25 @@ class MethodRow:
     formulation: str
     method: str
     kind: str
-    backend: str
-    available: bool
-    reason: str
+    backends: tuple[str, ...]
     description: str
 
 
-def backend_status(backend: str) -> tuple[bool, str]:
-    """Availability of a back-end name as formulations use them."""
-    if backend in LINEAR_BACKENDS:
-        return LINEAR_BACKENDS[backend].available()
-    if backend.startswith("pyomo-"):
-        from optsplit.solvers.pyomo_backend import pyomo_available
-
-        return pyomo_available(backend.removeprefix("pyomo-"))
-    if backend.startswith("cvxpy-"):
-        from optsplit.solvers.cvxpy_backend import cvxpy_available
-
-        return cvxpy_available(backend.removeprefix("cvxpy-"))
-    return True, ""
+def backend_rows() -> list[BackendRow]:
+    rows = []
+    for name in BACKENDS.names():
+        ok, why, version = backend_status(name)
+        try:
+            kinds = ", ".join(sorted(k.value for k in BACKENDS.get(name).kinds))
+        except Exception:  # reported through `why`
+            kinds = "?"
+        rows.append(BackendRow(name, kinds, ok, version, why))
+    return rows
 
 
 def method_rows() -> list[MethodRow]:
-    rows = []
-    for key, form in formulations().items():
-        for name, method in form.methods().items():
-            for backend in method.backends or ("-",):
-                ok, why = backend_status(backend)
-                rows.append(MethodRow(key, name, method.kind, backend, ok, why, method.description))
-    return rows
+    return [
+        MethodRow(key, name, method.kind, tuple(method.backends), method.description)
+        for key, form in formulations().items()
+        for name, method in form.methods().items()
+    ]

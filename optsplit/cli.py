@@ -181,6 +181,9 @@ def _read_result(path: Path) -> dict[str, Any]:
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of the simulation")
 @click.option("--scheduler", help="draw on a running Dask scheduler (address) instead of this process")
+@click.option(
+    "--gantt", type=click.Path(path_type=Path), help="draw the plan's schedule as a Gantt chart (PNG)"
+)
 def check(
     file: Path,
     plan: Path,
@@ -189,6 +192,7 @@ def check(
     simulate: int,
     seed: int,
     scheduler: str | None,
+    gantt: Path | None,
 ) -> None:
     """Re-evaluate a plan from the instance alone; exit 1 on any violation or mismatch.
 
@@ -198,9 +202,13 @@ def check(
     """
     import optsplit
 
+    if gantt is not None:
+        _check_output(gantt, file, plan)
     inst = optsplit.load(file)
     doc = _read_result(plan)
     report = optsplit.check(inst, doc, formulation, rel_tol)
+    if gantt is not None:
+        _draw_gantt(inst, doc, formulation, gantt)
     try:
         click.echo(f"objective (evaluator): {report.evaluation.objective!r}")
         if report.claimed is not None:
@@ -223,6 +231,20 @@ def check(
         ok = _simulate(inst, doc.get("plan", doc), simulate, seed, scheduler) and ok
     click.echo("ok" if ok else "NOT ok")
     sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
+
+
+def _draw_gantt(inst: Any, doc: dict[str, Any], formulation: str | None, path: Path) -> None:
+    """Draw the schedule a formulation reads off the plan (formulations with a timeline only)."""
+    from optsplit.problem import resolve_formulation
+    from optsplit.timeline import draw_gantt
+
+    form = resolve_formulation(inst, formulation or doc.get("formulation"))
+    timeline = getattr(form, "timeline", None)
+    if timeline is None:
+        raise InputError(f"formulation '{form.key}' has no schedule to draw", path="--gantt")
+    schedule, starts = timeline(inst, doc.get("plan", doc))
+    draw_gantt(schedule, starts, path, title=f"{inst.name}: {form.key}")
+    click.echo(f"wrote {path}")
 
 
 def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int, scheduler: str | None) -> bool:
@@ -251,25 +273,28 @@ def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int, schedule
 
 @cli.command("list")
 def list_() -> None:
-    """Formulations, their methods and back-ends, and whether each can run here."""
-    from optsplit.availability import method_rows
+    """Formulations and their methods; every solver back-end, its version, or why it cannot run."""
+    from optsplit.availability import backend_rows, method_rows
     from optsplit.problem import formulations
 
     for key, form in formulations().items():
         click.echo(
             f"{key}: {form.title}\n  {form.reference}\n  objective: "
-            f"{form.objective_name}; default solver: {form.default_method}"
+            f"{form.objective_name} ({form.sense}); default solver: {form.default_method}"
         )
-    table = Table("formulation", "solver", "kind", "back-ends (first = default)", "description")
-    grouped: dict[tuple[str, str], list[Any]] = {}
+    methods = Table("formulation", "solver", "kind", "back-ends (first = default)", "description")
     for row in method_rows():
-        grouped.setdefault((row.formulation, row.method), []).append(row)
-    for (key, method), rows in grouped.items():
-        backends = ", ".join(
-            r.backend if r.available else f"{r.backend} (unavailable: {r.reason})" for r in rows
+        backends = ", ".join(row.backends) or "-"
+        methods.add_row(
+            *(escape(v) for v in (row.formulation, row.method, row.kind, backends, row.description))
         )
-        table.add_row(*(escape(v) for v in (key, method, rows[0].kind, backends, rows[0].description)))
-    _stdout().print(table)
+    console = _stdout()
+    console.print(methods)
+    backends_table = Table("back-end", "models", "version", "status")
+    for b in backend_rows():
+        status = "available" if b.available else f"unavailable: {b.reason}"
+        backends_table.add_row(*(escape(v) for v in (b.name, b.kinds, b.version or "-", status)))
+    console.print(backends_table)
 
 
 @cli.command()

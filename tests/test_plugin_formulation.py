@@ -258,3 +258,11 @@ def test_its_section_is_validated_with_field_paths(registered, tmp_path) -> None
 def test_unregistered_it_is_unknown(tmp_path) -> None:
     with pytest.raises(InputError, match="unknown field"):
         optsplit.from_dict(_document(3, 0), "toy.json")
+
+
+def test_gantt_is_refused_for_a_formulation_without_a_schedule(monkeypatch, capsys, tmp_path) -> None:
+    inst = Path(__file__).parent.parent / "instances" / "routing" / "tiered-5-alexnet.toml"
+    result = tmp_path / "r.json"
+    assert run(monkeypatch, capsys, "solve", str(inst), "-o", str(result))[0] == EXIT_OK
+    code, _, err = run(monkeypatch, capsys, "check", str(inst), str(result), "--gantt", str(tmp_path / "g.png"))
+    assert code == 2 and "formulation 'routing' has no schedule to draw" in err
