@@ -276,6 +276,13 @@ def test_file_size_limit(tmp_path) -> None:
     assert f"file of {size} bytes, more than max_bytes={size - 1}" in str(error)
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_special_file_is_read_only_up_to_the_limit(tmp_path) -> None:
+    path = tmp_path / "zero.toml"
+    path.symlink_to("/dev/zero")  # reports size 0, never ends
+    assert "file too large, more than max_bytes=1000 " in str(refused(path, ReadLimits(max_bytes=1000)))
+
+
 def test_limits_must_be_positive_integers() -> None:
     for bad in ({"max_depth": 0}, {"max_bytes": -1}, {"max_int_digits": 2.5}, {"max_alias_nodes": True}):
         with pytest.raises(ValueError, match="must be a positive integer"):
