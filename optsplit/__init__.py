@@ -9,6 +9,7 @@ from optsplit.errors import (
     UnknownNameError,
 )
 from optsplit.instance import Instance, from_dict, load, load_profile
+from optsplit.instance.limits import ReadLimits
 from optsplit.problem import (
     CheckReport,
     Evaluation,
@@ -28,6 +29,7 @@ __all__ = [
     "Instance",
     "OptionError",
     "OptsplitError",
+    "ReadLimits",
     "Result",
     "SolutionStatus",
     "SolverError",

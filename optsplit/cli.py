@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optsplit.errors import InputError, OptsplitError, SolverError
+from optsplit.instance.limits import ReadLimits
 from optsplit.result import Result, Status
 from optsplit.spec import Generator, Param
 
@@ -105,6 +106,13 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON, nothing else")
 @click.option("--write-model", type=click.Path(path_type=Path), help="export the model: .lp, .mps or .nl")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write the result JSON here")
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=N",
+    help="raise a reading limit: max_bytes, max_depth, max_alias_nodes, max_int_digits",
+)
 def solve(
     file: Path,
     formulation: str | None,
@@ -118,6 +126,7 @@ def solve(
     as_json: bool,
     write_model: Path | None,
     output: Path | None,
+    limits: tuple[str, ...],
 ) -> None:
     """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
     import optsplit
@@ -131,7 +140,7 @@ def solve(
     if write_model is not None:
         check_model_path(write_model)
         _check_output(write_model, file)
-    inst = optsplit.load(file)
+    inst = optsplit.load(file, read_limits(limits))
     result = optsplit.solve(
         inst,
         formulation,
@@ -152,6 +161,25 @@ def solve(
         form = resolve_formulation(inst, result.formulation)
         print_result(_stdout(), result, str(file), form.objective_name, getattr(form, "plan_legend", ""))
     sys.exit(_exit_code(result))
+
+
+def read_limits(pairs: tuple[str, ...]) -> ReadLimits:
+    """ReadLimits from `--limit NAME=N` options (the defaults for names not given)."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(ReadLimits)}
+    values: dict[str, int] = {}
+    for pair in pairs:
+        name, _, number = pair.partition("=")
+        if name not in known or not number.strip().isdigit():
+            raise InputError(
+                f"expected NAME=N with NAME one of {', '.join(sorted(known))}", path=f"--limit {pair}"
+            )
+        values[name] = int(number)
+    try:
+        return ReadLimits(**values)
+    except ValueError as exc:
+        raise InputError(str(exc), path="--limit") from None
 
 
 def _read_result(path: Path) -> dict[str, Any]:
@@ -193,6 +221,7 @@ def check(
     seed: int,
     scheduler: str | None,
     gantt: Path | None,
+    limits: tuple[str, ...],
 ) -> None:
     """Re-evaluate a plan from the instance alone; exit 1 on any violation or mismatch.
 
@@ -204,7 +233,7 @@ def check(
 
     if gantt is not None:
         _check_output(gantt, file, plan)
-    inst = optsplit.load(file)
+    inst = optsplit.load(file, read_limits(limits))
     doc = _read_result(plan)
     report = optsplit.check(inst, doc, formulation, rel_tol)
     if gantt is not None:

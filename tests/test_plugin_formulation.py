@@ -264,5 +264,6 @@ def test_gantt_is_refused_for_a_formulation_without_a_schedule(monkeypatch, caps
     inst = Path(__file__).parent.parent / "instances" / "routing" / "tiered-5-alexnet.toml"
     result = tmp_path / "r.json"
     assert run(monkeypatch, capsys, "solve", str(inst), "-o", str(result))[0] == EXIT_OK
-    code, _, err = run(monkeypatch, capsys, "check", str(inst), str(result), "--gantt", str(tmp_path / "g.png"))
+    gantt = str(tmp_path / "g.png")
+    code, _, err = run(monkeypatch, capsys, "check", str(inst), str(result), "--gantt", gantt)
     assert code == 2 and "formulation 'routing' has no schedule to draw" in err

@@ -1,7 +1,9 @@
-"""Instance files: data model, JSON Schema, loading with clear errors, writing."""
+"""Instance files: data model, JSON Schema, loading within ReadLimits with clear errors, writing."""
 
-from optsplit.instance.loader import dump_document, from_dict, load, load_profile, schema
+from optsplit.instance.limits import ReadLimits
+from optsplit.instance.loader import dump_document, from_dict, load, load_profile
 from optsplit.instance.model import Instance, Job, Layer, Link, Network, Node, Profile, TimeStat
+from optsplit.instance.validation import schema
 
 __all__ = [
     "Instance",
@@ -11,6 +13,7 @@ __all__ = [
     "Network",
     "Node",
     "Profile",
+    "ReadLimits",
     "TimeStat",
     "dump_document",
     "from_dict",

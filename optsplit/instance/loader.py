@@ -1,26 +1,29 @@
 """Read, validate and build instances and profiles; write them back.
 
-Validation has two stages: the JSON Schema shipped with the package (shapes, types,
-ranges), then checks a schema cannot express (NaN, names that must exist, duplicates).
-Every error names the file and the field path, e.g. ``network.links[3].rate``.
+Reading stays within ReadLimits (size, nesting, YAML aliases, digits: optsplit.instance.reading).
+Validation has three stages: a scan for what no schema expresses about numbers and depth,
+the JSON Schema shipped with the package (shapes, types, ranges), then checks across fields
+(names that must exist, duplicates). Every error names the file and the field path,
+e.g. ``network.links[3].rate``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from functools import cache
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import numpy as np
 import tomli_w
-import tomllib
 import yaml
 
 from optsplit.errors import InputError
+from optsplit.instance import reading
+from optsplit.instance.dag import validate_dag
+from optsplit.instance.limits import DEFAULT_LIMITS, ReadLimits
+from optsplit.instance.messages import brief, quoted, shown
 from optsplit.instance.model import (
     Instance,
     Job,
@@ -36,101 +39,13 @@ from optsplit.instance.model import (
     path_loss_gain,
 )
 from optsplit.instance.sections import build_sections
+from optsplit.instance.validation import validate
 from optsplit.spec import LoadContext
 
-SUFFIXES = (".toml", ".json", ".yaml", ".yml")
 
-
-@cache
-def core_schema() -> dict[str, Any]:
-    """The instance JSON Schema shipped with the package (without formulation sections)."""
-    text = resources.files("optsplit.instance").joinpath("schema.json").read_text()
-    return dict(json.loads(text))
-
-
-def schema() -> dict[str, Any]:
-    """The instance JSON Schema: the core plus every registered formulation's sections."""
-    from optsplit.instance.sections import compose
-
-    return compose(core_schema())
-
-
-def field_path(parts: Iterator[Any] | list[Any]) -> str:
-    """['network', 'links', 3, 'rate'] → 'network.links[3].rate'."""
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    """Parse a TOML, JSON or YAML file into a dict (safe loaders only)."""
-    source = str(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InputError(
-            f"unknown file type '{suffix}'; expected one of {', '.join(SUFFIXES)}", source=source
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read file: {exc}", source=source) from None
-    try:
-        if suffix == ".toml":
-            doc: Any = tomllib.loads(text)
-        elif suffix == ".json":
-            doc = json.loads(text)
-        else:
-            doc = yaml.safe_load(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML: {exc}", source=source) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc}", source=source) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"malformed YAML: {exc}", source=source) from None
-    if not isinstance(doc, dict):
-        raise InputError("expected a table/object at the top level", source=source)
-    return doc
-
-
-def _non_finite(value: Any, path: list[Any]) -> Iterator[list[Any]]:
-    if isinstance(value, float) and not math.isfinite(value):
-        yield path
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _non_finite(item, [*path, key])
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _non_finite(item, [*path, i])
-
-
-def validate(doc: dict[str, Any], source: str, definition: str | None = None) -> None:
-    """Check ``doc`` against the schema (or one of its $defs); raise on the first error."""
-    for bad in _non_finite(doc, []):
-        raise InputError("expected a finite number, got NaN or infinity", source=source, path=field_path(bad))
-    full = schema()
-    target = full if definition is None else {"$defs": full["$defs"], "$ref": f"#/$defs/{definition}"}
-    validator = jsonschema.Draft202012Validator(target)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if error is not None:
-        raise InputError(_describe(error), source=source, path=field_path(list(error.absolute_path)))
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    """A one-line account of a schema error in plain words."""
-    if error.validator == "required":
-        missing = [name for name in error.validator_value if name not in error.instance]
-        return f"missing required field '{missing[0]}'" if missing else error.message
-    if error.validator == "additionalProperties":
-        return f"unknown field: {error.message.split('(')[-1].rstrip(')')}"
-    if error.validator in ("minimum", "exclusiveMinimum"):
-        op = ">=" if error.validator == "minimum" else ">"
-        return f"expected a number {op} {error.validator_value}, got {error.instance}"
-    if error.validator == "type":
-        return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
-    return error.message
+def read_document(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Parse a TOML, JSON or YAML file into a dict (safe loaders, within ``limits``)."""
+    return reading.read_document(Path(path), limits)
 
 
 def _time_stats(raw: dict[str, Any] | None) -> dict[str, TimeStat]:
@@ -140,8 +55,9 @@ def _time_stats(raw: dict[str, Any] | None) -> dict[str, TimeStat]:
     }
 
 
-def profile_from_dict(doc: dict[str, Any]) -> Profile:
-    """Build a Profile from an already validated dict."""
+def profile_from_dict(doc: dict[str, Any], source: str | None = None, at: str = "") -> Profile:
+    """Build a Profile from an already validated dict; a DAG (layers naming their inputs) is
+    checked for unknown names, cycles and dangling outputs, with field paths under ``at``."""
     layers = tuple(
         Layer(
             str(x["name"]),
@@ -149,10 +65,11 @@ def profile_from_dict(doc: dict[str, Any]) -> Profile:
             float(x["output_bytes"]),
             float(x.get("params", 0.0)),
             _time_stats(x.get("time")),
+            tuple(str(name) for name in x.get("inputs", ())),
         )
         for x in doc["layers"]
     )
-    return Profile(
+    profile = Profile(
         str(doc["name"]),
         float(doc["input_bytes"]),
         layers,
@@ -160,23 +77,39 @@ def profile_from_dict(doc: dict[str, Any]) -> Profile:
         str(doc.get("derivation", "")),
         dict(doc.get("machine", {})),
     )
+    modalities = [str(m["name"]) for m in doc["modalities"]] if "modalities" in doc else None
+    if modalities is not None or any(layer.inputs for layer in layers):
+        validate_dag(profile, modalities, source=source, at=at)
+    return profile
 
 
-def load_profile(path: str | Path) -> Profile:
+def load_profile(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Profile:
     """Load and validate a profile file."""
     path = Path(path)
-    doc = read_document(path)
-    validate(doc, str(path), "profile")
-    return profile_from_dict(doc)
+    doc = read_document(path, limits)
+    validate(doc, str(path), limits, "profile")
+    return profile_from_dict(doc, str(path))
 
 
-def _resolve_profile(ref: str | dict[str, Any], base: Path, source: str, at: str) -> Profile:
+def _resolve_profile(
+    ref: str | dict[str, Any], base: Path, source: str, at: str, limits: ReadLimits
+) -> Profile:
     if isinstance(ref, dict):
-        return profile_from_dict(ref)
-    path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
-    if not path.exists():
-        raise InputError(f"profile file '{ref}' not found (looked in {path.parent})", source=source, path=at)
-    return load_profile(path)
+        return profile_from_dict(ref, source, at)
+    try:
+        path = base / ref
+        found = path.exists()
+    except (OSError, ValueError):  # a NUL byte, a name too long for the system
+        raise InputError(f"not a usable file name: {brief(ref)}", source=source, path=at) from None
+    if not found:
+        folder = str(path.parent)
+        folder = folder if folder.isprintable() else brief(folder)
+        message = f"profile file {quoted(ref)} not found (looked in {folder})"
+        raise InputError(message, source=source, path=at)
+    try:
+        return load_profile(path, limits)
+    except InputError as exc:  # say which instance field led to the broken profile file
+        raise InputError(f"profile {quoted(ref)}: {exc}", source=source, path=at) from None
 
 
 def _network(doc: dict[str, Any], source: str) -> Network:
@@ -186,7 +119,7 @@ def _network(doc: dict[str, Any], source: str) -> Network:
         name = raw["name"]
         if name in seen:
             raise InputError(
-                f"duplicate node name '{name}' (also network.nodes[{seen[name]}])",
+                f"duplicate node name {quoted(name)} (also network.nodes[{seen[name]}])",
                 source=source,
                 path=f"network.nodes[{i}].name",
             )
@@ -207,7 +140,7 @@ def _network(doc: dict[str, Any], source: str) -> Network:
         for end in ("src", "dst"):
             if raw[end] not in seen:
                 raise InputError(
-                    f"unknown node '{raw[end]}'", source=source, path=f"network.links[{i}].{end}"
+                    f"unknown node {quoted(raw[end])}", source=source, path=f"network.links[{i}].{end}"
                 )
         if raw["src"] == raw["dst"]:
             raise InputError(
@@ -219,7 +152,7 @@ def _network(doc: dict[str, Any], source: str) -> Network:
         for src, dst in pairs:
             if (src, dst) in where:
                 raise InputError(
-                    f"duplicate link {src}->{dst} (also network.links[{where[src, dst]}])",
+                    f"duplicate link {shown(src)}->{shown(dst)} (also network.links[{where[src, dst]}])",
                     source=source,
                     path=f"network.links[{i}]",
                 )
@@ -228,9 +161,14 @@ def _network(doc: dict[str, Any], source: str) -> Network:
     return Network(tuple(nodes), tuple(links), str(doc.get("kind", "")))
 
 
-def from_dict(doc: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None) -> Instance:
+def from_dict(
+    doc: dict[str, Any],
+    source: str = "<dict>",
+    base_dir: Path | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> Instance:
     """Validate a parsed document and build the Instance (profile paths relative to base_dir)."""
-    validate(doc, source)
+    validate(doc, source, limits)
     base = base_dir or Path.cwd()
     network = _network(doc["network"], source) if "network" in doc else None
     job = None
@@ -241,11 +179,10 @@ def from_dict(doc: dict[str, Any], source: str = "<dict>", base_dir: Path | None
         names = network.index()
         for end in ("source", "destination"):
             if raw[end] not in names:
-                raise InputError(f"unknown node '{raw[end]}'", source=source, path=f"job.{end}")
-        job = Job(
-            raw["source"], raw["destination"], _resolve_profile(raw["profile"], base, source, "job.profile")
-        )
-    robust = _robust(doc["robust"], base, source) if "robust" in doc else None
+                raise InputError(f"unknown node {quoted(raw[end])}", source=source, path=f"job.{end}")
+        profile = _resolve_profile(raw["profile"], base, source, "job.profile", limits)
+        job = Job(raw["source"], raw["destination"], profile)
+    robust = _robust(doc["robust"], base, source, limits) if "robust" in doc else None
     sections = build_sections(doc, LoadContext(source, base))
     return Instance(
         doc["name"],
@@ -259,7 +196,7 @@ def from_dict(doc: dict[str, Any], source: str = "<dict>", base_dir: Path | None
     )
 
 
-def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
+def _robust(doc: dict[str, Any], base: Path, source: str, limits: ReadLimits) -> RobustSystem:
     """Build the `robust` section; checks that need more than one field at a time."""
     default_eps = float(doc.get("epsilon", 0.05))
     devices, seen = [], set()
@@ -267,7 +204,7 @@ def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
     for i, raw in enumerate(doc["devices"]):
         at = f"robust.devices[{i}]"
         if raw["name"] in seen:
-            raise InputError(f"duplicate device name '{raw['name']}'", source=source, path=f"{at}.name")
+            raise InputError(f"duplicate device name {quoted(raw['name'])}", source=source, path=f"{at}.name")
         seen.add(raw["name"])
         if raw["f_min"] > raw["f_max"]:
             raise InputError(
@@ -279,11 +216,15 @@ def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
         if key is not None and key in profiles:
             profile = profiles[key]
         else:
-            profile = _resolve_profile(raw["profile"], base, source, f"{at}.profile")
+            profile = _resolve_profile(raw["profile"], base, source, f"{at}.profile", limits)
             if key is not None:
                 profiles[key] = profile
         _check_times(profile, raw, source, at)
-        gain = float(raw["gain"]) if "gain" in raw else path_loss_gain(float(raw["distance"]))
+        if "gain" in raw:
+            gain = float(raw["gain"])
+        else:
+            distance = float(raw["distance"])
+            gain = _finite_positive(path_loss_gain, distance, "channel gain", source, f"{at}.distance")
         devices.append(
             RobustDevice(
                 name=raw["name"],
@@ -305,9 +246,24 @@ def _robust(doc: dict[str, Any], base: Path, source: str) -> RobustSystem:
                 static_power=float(raw.get("static_power", 0.0)),
             )
         )
-    return RobustSystem(
-        float(doc["bandwidth"]), dbm_to_watt(float(doc.get("noise_density_dbm", -174.0))), tuple(devices)
-    )
+    dbm = float(doc.get("noise_density_dbm", -174.0))
+    noise = _finite_positive(dbm_to_watt, dbm, "noise density (W/Hz)", source, "robust.noise_density_dbm")
+    return RobustSystem(float(doc["bandwidth"]), noise, tuple(devices))
+
+
+def _finite_positive(
+    compute: Callable[[float], float], field: float, what: str, source: str, at: str
+) -> float:
+    """A figure derived from a field (dB to linear), refused when it overflows or vanishes."""
+    with np.errstate(over="ignore", under="ignore"):
+        try:
+            value = float(compute(field))
+        except OverflowError:
+            value = math.inf
+    if not 0.0 < value < math.inf:
+        message = f"gives a {what} of {value!r}; expected a positive finite figure"
+        raise InputError(message, source=source, path=at)
+    return value
 
 
 def _check_times(profile: Profile, raw: dict[str, Any], source: str, at: str) -> None:
@@ -315,25 +271,28 @@ def _check_times(profile: Profile, raw: dict[str, Any], source: str, at: str) ->
     for j, layer in enumerate(profile.layers):
         if raw.get("processor") not in layer.time and "flops_per_cycle" not in raw:
             raise InputError(
-                f"layer {j + 1} '{layer.name}' of profile '{profile.name}' has no measured time "
-                f"for processor '{raw.get('processor')}' and the device gives no flops_per_cycle",
+                f"layer {j + 1} {quoted(layer.name)} of profile {quoted(profile.name)} has no measured time "
+                f"for processor {quoted(raw.get('processor'))} and the device gives no flops_per_cycle",
                 source=source,
                 path=f"{at}.processor",
             )
         if raw.get("server_processor") not in layer.time and "server_speed" not in raw:
             raise InputError(
-                f"layer {j + 1} '{layer.name}' of profile '{profile.name}' has no measured time "
-                f"for server processor '{raw.get('server_processor')}' and the device gives no "
+                f"layer {j + 1} {quoted(layer.name)} of profile {quoted(profile.name)} has no measured time "
+                f"for server processor {quoted(raw.get('server_processor'))} and the device gives no "
                 "server_speed",
                 source=source,
                 path=f"{at}.server_processor",
             )
 
 
-def load(path: str | Path) -> Instance:
-    """Load an instance file (.toml, .json, .yaml); raises InputError naming file and field."""
+def load(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Instance:
+    """Load an instance file (.toml, .json, .yaml); raises InputError naming file and field.
+
+    ``limits`` caps file size, nesting, YAML alias expansion and integer length.
+    """
     path = Path(path)
-    return from_dict(read_document(path), str(path), path.parent)
+    return from_dict(read_document(path, limits), str(path), path.parent, limits)
 
 
 def dump_document(doc: dict[str, Any], path: str | Path) -> None:
@@ -369,6 +328,8 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
             "output_bytes": layer.output_bytes,
             "params": layer.params,
         }
+        if layer.inputs:
+            raw["inputs"] = list(layer.inputs)
         if layer.time:
             raw["time"] = {
                 k: {"mean": v.mean, "var": v.var, **({"samples": v.samples} if v.samples else {})}

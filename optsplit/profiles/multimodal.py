@@ -11,20 +11,16 @@ its input tensor and the raw sample a sensor node would send.
 
 from __future__ import annotations
 
-import copy
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from optsplit.errors import InputError
-from optsplit.instance.dag import INPUT_PREFIX, input_name, resolved_inputs, validate_dag
+from optsplit.instance.dag import INPUT_PREFIX, input_name, resolved_inputs
+from optsplit.instance.limits import DEFAULT_LIMITS
 from optsplit.instance.loader import (
     dump_document,
-    field_path,
     profile_from_dict,
     profile_to_dict,
     read_document,
@@ -339,33 +335,9 @@ MODELS: dict[str, Callable[[], MultimodalModel]] = {
 
 # --- files ------------------------------------------------------------------------------
 
+
 # What the instance schema must add for DAG profiles (the loader does not read them yet):
 # `inputs` on a layer, a `modalities` table on a profile.
-INPUTS_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "minItems": 1,
-    "items": {"type": "string", "minLength": 1},
-    "description": (
-        "names of the layers (or 'input:<modality>') this layer consumes; default: the previous layer"
-    ),
-}
-MODALITIES_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "minItems": 1,
-    "items": {
-        "type": "object",
-        "required": ["name", "input_bytes"],
-        "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "pattern": "^[^:]+$"},
-            "input_bytes": {"type": "number", "minimum": 0, "description": "size of the input tensor, bytes"},
-            "sensor_bits": {"type": "number", "minimum": 0, "description": "raw sample a sensor sends, bits"},
-            "description": {"type": "string"},
-        },
-    },
-}
-
-
 def model_to_dict(model: MultimodalModel) -> dict[str, Any]:
     """The file form: a profile document with a `modalities` table and `inputs` where not default."""
     doc = profile_to_dict(model.profile)
@@ -386,48 +358,12 @@ def model_to_dict(model: MultimodalModel) -> dict[str, Any]:
     return doc
 
 
-def _check_extension(doc: dict[str, Any], source: str) -> None:
-    """Schema-check the two additions, then the rest with the loader's profile schema."""
-    if "modalities" not in doc:
-        raise InputError("missing required field 'modalities'", source=source, path="(top level)")
-    checks: list[tuple[list[Any], Any, dict[str, Any]]] = [
-        (["modalities"], doc["modalities"], MODALITIES_SCHEMA)
-    ]
-    layers = doc.get("layers")
-    if isinstance(layers, list):
-        checks += [
-            (["layers", j, "inputs"], raw["inputs"], INPUTS_SCHEMA)
-            for j, raw in enumerate(layers)
-            if isinstance(raw, dict) and "inputs" in raw
-        ]
-    for where, value, fragment in checks:
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(fragment).iter_errors(value))
-        if error is not None:
-            raise InputError(error.message, source=source, path=field_path([*where, *error.absolute_path]))
-    for i, raw in enumerate(doc["modalities"]):
-        for key in ("input_bytes", "sensor_bits"):
-            if not math.isfinite(raw.get(key, 0.0)):
-                raise InputError(
-                    "expected a finite number, got NaN or infinity",
-                    source=source,
-                    path=f"modalities[{i}].{key}",
-                )
-    plain = copy.deepcopy(doc)
-    del plain["modalities"]
-    for raw in plain["layers"] if isinstance(plain.get("layers"), list) else []:
-        if isinstance(raw, dict):
-            raw.pop("inputs", None)
-    validate(plain, source, "profile")
-
-
 def model_from_dict(doc: dict[str, Any], source: str = "<dict>") -> MultimodalModel:
     """Validate a multimodal profile document and build the model."""
-    _check_extension(doc, source)
-    base = profile_from_dict(doc)
-    layers = tuple(
-        replace(layer, inputs=tuple(raw.get("inputs", ()))) for layer, raw in zip(base.layers, doc["layers"])
-    )
-    profile = replace(base, layers=layers)
+    if "modalities" not in doc:
+        raise InputError("missing required field 'modalities'", source=source, path="(top level)")
+    validate(doc, source, DEFAULT_LIMITS, "profile")
+    profile = profile_from_dict(doc, source)  # checks the layer graph against the modalities
     modalities = tuple(
         Modality(
             str(m["name"]),
@@ -437,7 +373,6 @@ def model_from_dict(doc: dict[str, Any], source: str = "<dict>") -> MultimodalMo
         )
         for m in doc["modalities"]
     )
-    validate_dag(profile, [m.name for m in modalities], source=source)
     total = sum(m.input_bytes for m in modalities)
     if profile.input_bytes != total:
         raise InputError(
