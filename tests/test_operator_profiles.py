@@ -59,6 +59,8 @@ INTRA_DP_COUNTS = {
     "densenet121": (428, 3),
     "convnext_large": (340, 6),
 }
+
+
 @pytest.fixture(scope="module")
 def graphs() -> dict[str, OperatorGraph]:
     return {name: build() for name, build in NETWORKS.items()}

@@ -28,7 +28,8 @@ class ReadLimits:
 
     def refuse(self, name: str, what: str) -> str:
         """The message for an input over limit ``name``: what, the limit, how to raise it."""
-        return f"{what}, more than {name}={getattr(self, name)} (raise it with --limit {name}=N or ReadLimits({name}=...))"
+        limit = f"{name}={getattr(self, name)}"
+        return f"{what}, more than {limit} (raise it with --limit {name}=N or ReadLimits({name}=...))"
 
 
 DEFAULT_LIMITS = ReadLimits()
