@@ -81,8 +81,8 @@ def test_billion_laughs_is_refused_at_the_alias_budget(tmp_path) -> None:
     path = write(tmp_path, "lol.yaml", laughs(9))  # 10^9 nodes once expanded
     message = str(refused(path))
     assert (
-        "more than max_alias_nodes=1000000 (raise it with --limit max_alias_nodes=N or ReadLimits(max_alias_nodes=...))"
-        in message
+        "more than max_alias_nodes=1000000 (raise it with --limit max_alias_nodes=N "
+        "or ReadLimits(max_alias_nodes=...))" in message
     )
     # l1..l4 add 123440 nodes, each *l4 111111 more: the 8th alias in l5 (line 8) crosses 10^6
     assert "line 8, column 47: aliases expand to over 1012328 nodes" in message
@@ -201,8 +201,8 @@ def test_merge_keys_may_override(tmp_path) -> None:
 def test_deep_nesting_is_refused_without_recursion_error(tmp_path, name, text) -> None:
     error = refused(write(tmp_path, name, text))
     assert (
-        "nested too deep, more than max_depth=64 (raise it with --limit max_depth=N or ReadLimits(max_depth=...))"
-        in str(error)
+        "nested too deep, more than max_depth=64 "
+        "(raise it with --limit max_depth=N or ReadLimits(max_depth=...))" in str(error)
     )
 
 
