@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optsplit.errors import SolverUnavailableError, UnknownNameError
+from optsplit.errors import InputError, SolverUnavailableError, UnknownNameError
 from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers import cvxpy_backend, highs, pyomo_backend
 from optsplit.solvers.linear import LinearModel
@@ -21,6 +21,7 @@ __all__ = [
     "LinearModel",
     "Outcome",
     "SolveOptions",
+    "check_model_path",
     "solve_linear",
     "write_linear_model",
 ]
@@ -118,12 +119,26 @@ def solve_linear(
     return chosen.solve(model, options)
 
 
+MODEL_SUFFIXES = (".lp", ".mps", ".nl")
+
+
+def check_model_path(path: str | Path) -> None:
+    """Refuse, before any solving, a model file that cannot be written: an unknown suffix or
+    a directory that does not exist (InputError at path ``write_model``)."""
+    target = Path(path)
+    if target.suffix.lower() not in MODEL_SUFFIXES:
+        raise InputError(
+            f"cannot write a model as '{target.suffix or target.name}': use {', '.join(MODEL_SUFFIXES)}",
+            path="write_model",
+        )
+    if not target.parent.is_dir():
+        raise InputError(f"directory '{target.parent}' of '{target}' does not exist", path="write_model")
+
+
 def write_linear_model(model: LinearModel, path: Path) -> None:
     """Write the model to ``path``: .lp and .mps through HiGHS, .nl through Pyomo."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".nl":
+    check_model_path(path)
+    if Path(path).suffix.lower() == ".nl":
         pyomo_backend.linear_to_pyomo(model)[0].write(str(path))
-    elif suffix in (".lp", ".mps"):
-        highs.write_linear_model(model, Path(path))
     else:
-        raise ValueError(f"cannot write a model as '{suffix}': use .lp, .mps or .nl")
+        highs.write_linear_model(model, Path(path))
