@@ -131,7 +131,8 @@ def solve(
     """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
     import optsplit
     from optsplit.display import print_result
-    from optsplit.problem import check_model_path, resolve_formulation
+    from optsplit.problem import resolve_formulation
+    from optsplit.solvers.export import check_model_path
 
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
@@ -211,6 +212,13 @@ def _read_result(path: Path) -> dict[str, Any]:
 @click.option("--scheduler", help="draw on a running Dask scheduler (address) instead of this process")
 @click.option(
     "--gantt", type=click.Path(path_type=Path), help="draw the plan's schedule as a Gantt chart (PNG)"
+)
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=N",
+    help="raise a reading limit: max_bytes, max_depth, max_alias_nodes, max_int_digits",
 )
 def check(
     file: Path,

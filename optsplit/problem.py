@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from optsplit.errors import InputError, OptionError, UnknownNameError
 from optsplit.instance.model import Instance
 from optsplit.result import Evaluation, Result
+from optsplit.solvers.export import check_model_path
 from optsplit.solvers.options import SolveOptions
+from optsplit.solvers.registry import Backend, ModelKind, backend_names
 from optsplit.spec import Generator, Section
 
 if TYPE_CHECKING:
@@ -24,16 +26,30 @@ from optsplit.tolerances import OBJECTIVE_RELATIVE
 class Method:
     """One way to solve a formulation: an exact model, a paper's algorithm or a baseline.
 
-    ``backends`` lists the solver back-ends it can run on, the default first; an empty
-    tuple means it needs no external solver.
+    A method declares the model kinds it builds (and whether they hold integer or nonlinear
+    terms); its back-ends are every registered back-end that accepts them, ``default_backend``
+    first, so a back-end registered later serves it without any edit here. A method that
+    builds no model (enumeration, a heuristic in numpy) declares none.
     """
 
     name: str
     description: str
     kind: str  # "exact", "reference", "heuristic" or "baseline"
-    run: Callable[[Any, str | None, SolveOptions], Result]
-    backends: tuple[str, ...] = ()
+    run: Callable[[Any, Any, SolveOptions], Result]
+    models: tuple[ModelKind, ...] = ()
+    default_backend: str | None = None
+    integers: bool = False
+    nonlinear: bool = False
     writes_model: bool = False  # whether `write_model` can export what it solves
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """Names of the registered back-ends that can solve this method's model, default first."""
+        if not self.models:
+            return ()
+        names = backend_names(self.models, self.integers, self.nonlinear)
+        first = [self.default_backend] if self.default_backend in names else []
+        return (*first, *(n for n in names if n != self.default_backend))
 
 
 class Formulation(Protocol):
@@ -118,7 +134,7 @@ def solve(
     formulation: str | None = None,
     solver: str | None = None,
     *,
-    backend: str | None = None,
+    backend: str | Backend | None = None,
     time_limit: float | None = None,
     mip_gap: float = 0.0,
     threads: int | None = None,
@@ -131,7 +147,8 @@ def solve(
     """Solve ``instance`` with a formulation's method; always returns a Result.
 
     ``solver`` names a method of the formulation (its default when None); ``backend``
-    picks the solver back-end where the method offers several; ``solver_options`` are
+    picks the solver back-end where the method offers several (a registered name, or a
+    Backend object the caller built, as CVXPY accepts a solver instance); ``solver_options`` are
     handed to the back-end's solver as they are (HiGHS option names, SCIP parameters…).
     Wrong types, out-of-range values and unknown keywords raise OptionError.
     """
@@ -142,14 +159,22 @@ def solve(
             f"solve() takes a loaded Instance, got {type(instance).__name__} {instance!r:.60}; "
             "load the file first: optsplit.solve(optsplit.load(path), ...)"
         )
-    _check_names(formulation=formulation, solver=solver, backend=backend)
+    _check_names(formulation=formulation, solver=solver)
+    if backend is not None and not isinstance(backend, (str, Backend)):
+        raise OptionError(f"backend must be a name or a Backend object, got {type(backend).__name__}")
     form = resolve_formulation(instance, formulation)
     methods = form.methods()
     name = solver or form.default_method
     if name not in methods:
         raise UnknownNameError(f"solver for '{form.key}'", name, list(methods))
     method = methods[name]
-    if backend is not None and backend not in method.backends:
+    if isinstance(backend, Backend):
+        if not method.models or not set(method.models) & set(backend.kinds):
+            raise OptionError(
+                f"back-end '{backend.name}' accepts {sorted(k.value for k in backend.kinds)}; "
+                f"'{form.key}/{name}' builds {[k.value for k in method.models] or 'no model'}"
+            )
+    elif backend is not None and backend not in method.backends:
         raise UnknownNameError(f"back-end for '{form.key}/{name}'", backend, list(method.backends))
     options = make_options(time_limit, mip_gap, threads, seed, verbose, write_model, solver_options)
     if write_model is not None and not method.writes_model:
@@ -175,7 +200,6 @@ _SOLVE_KEYWORDS = (
     "write_model",
     "solver_options",
 )
-MODEL_SUFFIXES = (".lp", ".mps", ".nl")
 
 
 def _unknown_keywords(unknown: Mapping[str, Any]) -> str:
@@ -238,22 +262,6 @@ def make_options(
         )
     except ValueError as exc:
         raise OptionError(str(exc)) from None
-
-
-def check_model_path(path: Any) -> Path:
-    """The path a model is exported to, checked before any solving: known suffix, folder exists."""
-    if not isinstance(path, (str, Path)):
-        raise OptionError(f"write_model must be a path, got {type(path).__name__}")
-    target = Path(path)
-    if target.suffix.lower() not in MODEL_SUFFIXES:
-        raise InputError(
-            f"cannot write a model as '{target.suffix or target.name}': use {', '.join(MODEL_SUFFIXES)}",
-            source=str(target),
-            path="write_model",
-        )
-    if not target.parent.is_dir():
-        raise InputError(f"folder '{target.parent}' does not exist", source=str(target), path="write_model")
-    return target
 
 
 @dataclass

@@ -9,6 +9,10 @@ from __future__ import annotations
 # HiGHS' tightest accepted primal/dual feasibility tolerance (its options allow ≥ 1e-10).
 HIGHS_LP_TOLERANCE = 1e-10
 
+# HiGHS' default mip_feasibility_tolerance: a returned MIP point violating its model by more
+# than this (rows, bounds, integrality) is not the point HiGHS claims it is.
+HIGHS_MIP_FEASIBILITY = 1e-6
+
 # Clarabel's default tol_feas / tol_gap_rel are 1e-8; a point it returns is re-checked
 # against every constraint to this absolute tolerance before it is called feasible.
 CONIC_FEASIBILITY = 1e-6

@@ -1,104 +1,47 @@
 """Solver back-ends. They know nothing about DNNs: they solve LinearModels, Pyomo models,
-CVXPY problems and graphs, and report an Outcome."""
+CVXPY problems and graphs, and report an Outcome. Each is found by name in the registry
+(optsplit.solvers.registry) and its solver is imported only when it is used."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
+from typing import Any
 
-import numpy as np
-
-from optsplit.errors import SolverUnavailableError, UnknownNameError
+from optsplit.errors import SolverUnavailableError
 from optsplit.result import SolutionStatus, Termination
-from optsplit.solvers import cvxpy_backend, highs, pyomo_backend
+from optsplit.solvers.export import MODEL_SUFFIXES, check_model_path, write_linear_model
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
+from optsplit.solvers.registry import Backend, ModelKind, backend_names, get_backend
 
 __all__ = [
-    "LINEAR_BACKENDS",
-    "LinearBackend",
+    "MODEL_SUFFIXES",
+    "Backend",
     "LinearModel",
+    "ModelKind",
     "Outcome",
     "SolveOptions",
+    "backend_names",
+    "check_model_path",
+    "get_backend",
     "solve_linear",
     "write_linear_model",
 ]
 
 
-@dataclass(frozen=True)
-class LinearBackend:
-    """A route to an LP/MILP solver for LinearModels."""
-
-    name: str
-    description: str
-    solve: Callable[[LinearModel, SolveOptions], Outcome]
-    available: Callable[[], tuple[bool, str]]
-    handles_integers: bool = True
-    takes_start: bool = False
-
-
-def _always() -> tuple[bool, str]:
-    return True, ""
-
-
-LINEAR_BACKENDS: dict[str, LinearBackend] = {
-    b.name: b
-    for b in (
-        LinearBackend(
-            "highs",
-            "HiGHS through highspy, model passed as arrays",
-            highs.solve_linear,
-            _always,
-            takes_start=True,
-        ),
-        LinearBackend(
-            "pyomo-highs",
-            "HiGHS through Pyomo",
-            lambda m, o: pyomo_backend.solve_linear_pyomo(m, "highs", o),
-            lambda: pyomo_backend.pyomo_available("highs"),
-        ),
-        LinearBackend(
-            "pyomo-scip",
-            "SCIP through Pyomo (scip_direct)",
-            lambda m, o: pyomo_backend.solve_linear_pyomo(m, "scip", o),
-            lambda: pyomo_backend.pyomo_available("scip"),
-        ),
-        LinearBackend(
-            "cvxpy-highs",
-            "HiGHS through CVXPY",
-            lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "highs", o),
-            lambda: cvxpy_backend.cvxpy_available("highs"),
-        ),
-        LinearBackend(
-            "cvxpy-scip",
-            "SCIP through CVXPY",
-            lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "scip", o),
-            lambda: cvxpy_backend.cvxpy_available("scip"),
-        ),
-        LinearBackend(
-            "cvxpy-clarabel",
-            "Clarabel (interior point, no integers) through CVXPY",
-            lambda m, o: cvxpy_backend.solve_linear_cvxpy(m, "clarabel", o),
-            lambda: cvxpy_backend.cvxpy_available("clarabel"),
-            handles_integers=False,
-        ),
-    )
-}
-
-
 def solve_linear(
-    model: LinearModel, backend: str, options: SolveOptions, start: np.ndarray | None = None
+    model: LinearModel, backend: str | Backend, options: SolveOptions, start: Any = None
 ) -> Outcome:
-    """Solve a LinearModel on the named back-end (a MIP start only where it is taken)."""
-    if backend not in LINEAR_BACKENDS:
-        raise UnknownNameError("back-end", backend, list(LINEAR_BACKENDS))
-    chosen = LINEAR_BACKENDS[backend]
-    ok, why = chosen.available()
-    if not ok:
-        raise SolverUnavailableError(f"back-end '{backend}' is unavailable: {why}")
-    if model.is_mip and not chosen.handles_integers:
-        raise SolverUnavailableError(f"back-end '{backend}' cannot solve integer models")
+    """Solve a LinearModel on a back-end (by name, or an object the caller hands in).
+
+    Writes the model first when asked, and settles rows without entries (a trivial presolve
+    every back-end shares) so an infeasible empty row is reported the same everywhere.
+    """
+    chosen = get_backend(backend) if isinstance(backend, str) else backend
+    if ModelKind.LINEAR not in chosen.kinds:
+        raise SolverUnavailableError(f"back-end '{chosen.name}' does not solve linear models")
+    if model.is_mip and not chosen.integers:
+        raise SolverUnavailableError(f"back-end '{chosen.name}' cannot solve integer models")
     if options.write_model is not None:
         write_linear_model(model, options.write_model)
         options = replace(options, write_model=None)
@@ -110,20 +53,7 @@ def solve_linear(
             None,
             None,
             0.0,
-            f"presolve ({backend} not called)",
+            f"presolve ({chosen.name} not called)",
             f"row {infeasible_row} has no entries and excludes 0",
         )
-    if chosen.takes_start:
-        return highs.solve_linear(model, options, start)
-    return chosen.solve(model, options)
-
-
-def write_linear_model(model: LinearModel, path: Path) -> None:
-    """Write the model to ``path``: .lp and .mps through HiGHS, .nl through Pyomo."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".nl":
-        pyomo_backend.linear_to_pyomo(model)[0].write(str(path))
-    elif suffix in (".lp", ".mps"):
-        highs.write_linear_model(model, Path(path))
-    else:
-        raise ValueError(f"cannot write a model as '{suffix}': use .lp, .mps or .nl")
+    return chosen.solve(model, options, start)

@@ -174,6 +174,7 @@ class CvxpyBackend:
         self.name = f"cvxpy-{solver}"
         self.description = f"{CVXPY_SOLVERS[solver]} through CVXPY"
         self.integers = solver != "clarabel"
+        self.nonlinear = solver == "clarabel"
 
     def available(self) -> tuple[bool, str]:
         return cvxpy_available(self.solver)

@@ -98,6 +98,7 @@ class ScipyDijkstra:
     description = "Dijkstra of scipy.sparse.csgraph"
     kinds = frozenset({ModelKind.GRAPH})
     integers = False
+    nonlinear = False
 
     def available(self) -> tuple[bool, str]:
         return True, ""

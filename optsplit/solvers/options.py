@@ -39,7 +39,10 @@ class SolveOptions:
 
 @dataclass
 class Outcome:
-    """What a back-end returns: status, objective, bound and the point (if any)."""
+    """What a back-end returns: status, objective, bound and the point (if any).
+
+    ``message`` says why, in the solver's words, when the run ended in an error.
+    """
 
     termination: Termination
     solution_status: SolutionStatus
@@ -49,6 +52,7 @@ class Outcome:
     solver: str
     log: str = ""
     values: np.ndarray | None = None
+    message: str = ""
 
     @property
     def has_solution(self) -> bool:

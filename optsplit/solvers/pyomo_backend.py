@@ -161,6 +161,7 @@ class PyomoBackend:
     def __init__(self, solver: str) -> None:
         self.solver = solver
         self.name = f"pyomo-{solver}"
+        self.nonlinear = solver == "scip"
         self.description = f"{solver} through Pyomo ({PYOMO_SOLVERS[solver]})"
 
     def available(self) -> tuple[bool, str]:

@@ -9,6 +9,7 @@ Modelled on Pyomo's SolverFactory and on CVXPY accepting a solver instance.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
@@ -36,6 +37,7 @@ class Backend(Protocol):
     description: str
     kinds: frozenset[ModelKind]
     integers: bool  # whether it solves models with integer variables
+    nonlinear: bool  # whether it solves nonlinear (convex conic or general) models
 
     def available(self) -> tuple[bool, str]:
         """Whether it can run here, and the reason when it cannot."""
@@ -57,6 +59,7 @@ class BuiltinInfo:
     description: str
     kinds: frozenset[ModelKind]
     integers: bool
+    nonlinear: bool
     target: Lazy
 
 
@@ -72,32 +75,40 @@ BUILTINS: dict[str, BuiltinInfo] = {
         "HiGHS through highspy, model passed as arrays",
         frozenset({_LINEAR}),
         True,
+        False,
         Lazy("optsplit.solvers.highs:HighsBackend"),
     ),
     "pyomo-highs": BuiltinInfo(
-        "HiGHS through Pyomo", frozenset({_LINEAR, _PYOMO}), True, Lazy(_PYOMO_CLS, ("highs",))
+        "HiGHS through Pyomo", frozenset({_LINEAR, _PYOMO}), True, False, Lazy(_PYOMO_CLS, ("highs",))
     ),
     "pyomo-scip": BuiltinInfo(
         "SCIP through Pyomo (scip_direct): MILP and global MINLP",
         frozenset({_LINEAR, _PYOMO}),
         True,
+        True,
         Lazy(_PYOMO_CLS, ("scip",)),
     ),
     "cvxpy-highs": BuiltinInfo(
-        "HiGHS through CVXPY", frozenset({_LINEAR, _CVXPY}), True, Lazy(_CVXPY_CLS, ("highs",))
+        "HiGHS through CVXPY", frozenset({_LINEAR, _CVXPY}), True, False, Lazy(_CVXPY_CLS, ("highs",))
     ),
     "cvxpy-scip": BuiltinInfo(
-        "SCIP through CVXPY", frozenset({_LINEAR, _CVXPY}), True, Lazy(_CVXPY_CLS, ("scip",))
+        "SCIP through CVXPY (LP, MILP, SOCP)",
+        frozenset({_LINEAR, _CVXPY}),
+        True,
+        False,
+        Lazy(_CVXPY_CLS, ("scip",)),
     ),
     "cvxpy-clarabel": BuiltinInfo(
         "Clarabel (interior point, no integers) through CVXPY",
         frozenset({_LINEAR, _CVXPY}),
         False,
+        True,
         Lazy(_CVXPY_CLS, ("clarabel",)),
     ),
     "scipy": BuiltinInfo(
         "Dijkstra of scipy.sparse.csgraph",
         frozenset({ModelKind.GRAPH}),
+        False,
         False,
         Lazy("optsplit.solvers.graph:ScipyDijkstra"),
     ),
@@ -111,23 +122,25 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
     BACKENDS.register(backend.name, backend, replace=replace)
 
 
-def _traits(name: str) -> tuple[frozenset[ModelKind], bool]:
+def _traits(name: str) -> tuple[frozenset[ModelKind], bool, bool]:
     info = BUILTINS.get(name)
     if info is not None and BACKENDS.get_if_loaded(name) is None:
-        return info.kinds, info.integers
+        return info.kinds, info.integers, info.nonlinear
     backend = BACKENDS.get(name)
-    return frozenset(backend.kinds), bool(backend.integers)
+    return frozenset(backend.kinds), bool(backend.integers), bool(backend.nonlinear)
 
 
-def backend_names(kinds: frozenset[ModelKind] | set[ModelKind], integers: bool = False) -> list[str]:
-    """Registered back-ends accepting one of ``kinds`` (and integers when asked), in order."""
+def backend_names(kinds: Iterable[ModelKind], integers: bool = False, nonlinear: bool = False) -> list[str]:
+    """Registered back-ends accepting one of ``kinds`` (with integers / nonlinear terms when
+    asked), in registration order; nothing is imported for built-ins."""
+    wanted = set(kinds)
     out = []
     for name in BACKENDS.names():
         try:
-            accepts, handles_integers = _traits(name)
+            accepts, has_integers, has_nonlinear = _traits(name)
         except Exception:  # a plug-in that fails to load is listed by `optsplit list`, not here
             continue
-        if accepts & set(kinds) and (handles_integers or not integers):
+        if accepts & wanted and (has_integers or not integers) and (has_nonlinear or not nonlinear):
             out.append(name)
     return out
 

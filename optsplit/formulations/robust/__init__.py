@@ -24,6 +24,7 @@ from optsplit.problem import Evaluation, Method
 from optsplit.result import Result, SolutionStatus, Termination
 from optsplit.solvers.options import SolveOptions
 from optsplit.solvers.pyomo_backend import solve_pyomo
+from optsplit.solvers.registry import ModelKind
 from optsplit.spec import Generator
 
 if TYPE_CHECKING:
@@ -386,7 +387,9 @@ class RobustFormulation:
                 "alternating with penalty-CCP partitioning",
                 "heuristic",
                 run_pccp,
-                ("cvxpy-clarabel",),
+                (ModelKind.CVXPY,),
+                "cvxpy-clarabel",
+                nonlinear=True,
             ),
             "pccp-polish": Method(
                 "pccp-polish",
@@ -394,14 +397,19 @@ class RobustFormulation:
                 "split points, each allocated exactly (optsplit's addition)",
                 "heuristic",
                 run_pccp_polish,
-                ("cvxpy-clarabel",),
+                (ModelKind.CVXPY,),
+                "cvxpy-clarabel",
+                nonlinear=True,
             ),
             "scip": Method(
                 "scip",
                 "full MINLP, global optimum by SCIP (small instances)",
                 "exact",
                 run_scip,
-                ("pyomo-scip",),
+                (ModelKind.PYOMO,),
+                "pyomo-scip",
+                integers=True,
+                nonlinear=True,
                 writes_model=True,
             ),
             "enumerate": Method(

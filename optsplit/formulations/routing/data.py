@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,11 @@ class RoutingData:
     destination: int
 
     @property
+    def labels(self) -> list[str]:
+        """Node names as they may appear inside a variable name of an .lp/.mps file."""
+        return model_labels(self.names)
+
+    @property
     def num_nodes(self) -> int:
         return len(self.names)
 
@@ -39,6 +45,13 @@ class RoutingData:
         bits = np.atleast_1d(self.tensor_bits[k])[:, None]
         w = bits / self.rate[None, :] + self.delay[None, :]
         return w[0] if np.ndim(k) == 0 else w
+
+
+def model_labels(names: list[str]) -> list[str]:
+    """Names with every character an .lp file forbids replaced by '_'; if that makes two
+    equal, the nodes' indices (v0, v1…) instead."""
+    clean = [re.sub(r"[^A-Za-z0-9_.]", "_", name) for name in names]
+    return clean if len(set(clean)) == len(clean) else [f"v{i}" for i in range(len(names))]
 
 
 def prepare(instance: Instance) -> RoutingData:

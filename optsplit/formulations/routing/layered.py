@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
 
 from optsplit.formulations.routing.data import RoutingData
 from optsplit.solvers.graph import EdgeList
@@ -65,40 +66,82 @@ def build(data: RoutingData) -> LayeredGraph:
     )
 
 
-def flow_lp(graph: LayeredGraph) -> LinearModel:
-    """Unit-flow LP on the layered graph: min Σ w_e x_e, node balance, x ≥ 0.
+def useful_edges(graph: LayeredGraph) -> np.ndarray:
+    """Indices of the edges some source→sink path can use; the others carry no flow in
+    any optimal solution (costs are ≥ 0), so the LP drops them."""
+    e = graph.edges
+    adjacency = sp.csr_matrix((np.ones(e.tail.size), (e.tail, e.head)), shape=(e.num_vertices,) * 2)
+    ahead = np.zeros(e.num_vertices, dtype=bool)
+    behind = np.zeros(e.num_vertices, dtype=bool)
+    ahead[breadth_first_order(adjacency, graph.source, return_predecessors=False)] = True
+    behind[breadth_first_order(adjacency.T.tocsr(), graph.sink, return_predecessors=False)] = True
+    return np.flatnonzero(ahead[e.tail] & behind[e.head])
 
-    Its matrix is a node–arc incidence matrix, hence totally unimodular: basic optima
-    are 0/1 paths without any integrality constraint.
+
+def flow_lp(
+    graph: LayeredGraph, edges: np.ndarray | None = None, labels: list[str] | None = None
+) -> LinearModel:
+    """Unit-flow LP on the layered graph (on ``edges`` only, default all): min Σ w_e x_e,
+    node balance, 0 ≤ x ≤ 1, in seconds.
+
+    Its matrix is a node–arc incidence matrix, hence totally unimodular: basic optima are
+    0/1 paths without any integrality constraint. x ≤ 1 changes no optimum (an optimal
+    path is simple) and keeps the LP bounded whatever the rounding of near-zero costs.
+    With node ``labels``, columns are named move(b,u,v) (tensor b over link u→v) and
+    run(k,v) (layer k at v), rows balance(v,k) (the data after k layers at v).
     """
     e = graph.edges
-    m, n = e.num_vertices, e.tail.size
+    chosen = np.arange(e.tail.size) if edges is None else np.asarray(edges)
+    tail, head = e.tail[chosen], e.head[chosen]
+    vertices = np.union1d(np.concatenate([tail, head]), [graph.source, graph.sink])
+    row_of = np.full(e.num_vertices, -1)
+    row_of[vertices] = np.arange(vertices.size)
+    m, n = vertices.size, chosen.size
     cols = np.arange(n)
     A = sp.csr_matrix(
         (
             np.concatenate([np.ones(n), -np.ones(n)]),
-            (np.concatenate([e.tail, e.head]), np.concatenate([cols, cols])),
+            (np.concatenate([row_of[tail], row_of[head]]), np.concatenate([cols, cols])),
         ),
         shape=(m, n),
     )
     b = np.zeros(m)
-    b[graph.source] += 1.0
-    b[graph.sink] -= 1.0
+    b[row_of[graph.source]] += 1.0
+    b[row_of[graph.sink]] -= 1.0
+    col_names, row_names = None, None
+    if labels is not None:
+        col_names = []
+        for t, h, link in zip(tail.tolist(), head.tolist(), graph.link[chosen].tolist()):
+            (u, k), (v, _) = graph.vertex(t), graph.vertex(h)
+            col_names.append(
+                f"move({k},{labels[u]},{labels[v]})" if link >= 0 else f"run({k + 1},{labels[v]})"
+            )
+        row_names = [f"balance({labels[v]},{k})" for v, k in map(graph.vertex, vertices.tolist())]
     return LinearModel(
-        c=e.weight.astype(float),
+        c=e.weight[chosen].astype(float),
         A=A,
         row_lower=b,
         row_upper=b.copy(),
         col_lower=np.zeros(n),
-        col_upper=np.full(n, np.inf),
+        col_upper=np.ones(n),
         integer=np.zeros(n, dtype=bool),
+        col_names=col_names,
+        row_names=row_names,
     )
 
 
-def path_from_flow(graph: LayeredGraph, x: np.ndarray) -> list[int]:
-    """Follow the edges carrying flow (> 0.5) from source to sink; [] if none is found."""
+def path_weight(graph: LayeredGraph, vertices: list[int]) -> float:
+    """Length of a layered path, summed in path order (the plan's latency in seconds)."""
+    steps = np.asarray(graph.edges.to_csr()[vertices[:-1], vertices[1:]]).ravel()
+    return float(sum(steps.tolist()))
+
+
+def path_from_flow(graph: LayeredGraph, x: np.ndarray, edges: np.ndarray | None = None) -> list[int]:
+    """Follow the edges carrying flow (> 0.5) from source to sink; [] if none is found.
+    ``x`` holds one value per edge of ``edges`` (default all)."""
     e = graph.edges
-    used = np.flatnonzero(x > 0.5)
+    chosen = np.arange(e.tail.size) if edges is None else np.asarray(edges)
+    used = chosen[np.flatnonzero(x > 0.5)]
     nxt = dict(zip(e.tail[used].tolist(), e.head[used].tolist()))
     path = [graph.source]
     while path[-1] != graph.sink:

@@ -3,8 +3,9 @@
 y[k, v] = 1 when layer k runs at v. The transfer of tensor b between the nodes of
 layers b and b+1 costs C_b[u, v], the shortest u→v time for that tensor, and enters
 the objective through q[b, u, v] ≥ y[b, u] + y[b+1, v] − 1 (McCormick; the upper
-envelopes are dropped because every cost is ≥ 0). Pairs with no route are forbidden
-by y[b, u] + y[b+1, v] ≤ 1. Its LP relaxation is weak, so the solver has to branch.
+envelopes are dropped because every cost is ≥ 0). Pairs with no route, or slower than a
+known plan, are forbidden by y[b, u] + y[b+1, v] ≤ 1. Its LP relaxation is weak, so the
+solver has to branch.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class NodeSelectionMILP:
     candidates: list[np.ndarray]  # candidates[k-1] = nodes allowed for layer k
     y_start: list[int]  # column of y[k, candidates[k-1][0]]
     boundaries: list[Boundary]
-    q_start: list[int]  # first q column of boundary b (pairs with finite cost, row-major)
+    q_start: list[int]  # first q column of boundary b (allowed pairs, row-major)
     q_pairs: list[np.ndarray]  # (n_b, 2) local indices (i, j) of those pairs
 
 
@@ -54,13 +55,54 @@ def boundaries(data: RoutingData) -> list[Boundary]:
     return out
 
 
-def build(data: RoutingData) -> NodeSelectionMILP:
-    """Assemble the MILP with sparse matrices (no Python loop over variables)."""
+def single_node(data: RoutingData, bounds: list[Boundary]) -> tuple[list[int], float] | None:
+    """Best node to run every layer on (input routed in, result routed out), with its latency."""
+    able = np.isfinite(data.compute).all(axis=0)
+    first, last = bounds[0], bounds[-1]
+    total = np.full(data.num_nodes, np.inf)
+    for v in np.flatnonzero(able):
+        j = int(np.flatnonzero(first.targets == v)[0])
+        i = int(np.flatnonzero(last.sources == v)[0])
+        total[v] = first.cost[0, j] + data.compute[:, v].sum() + last.cost[i, 0]
+    if not np.isfinite(total).any():
+        return None
+    best = int(np.argmin(total))
+    return [best] * data.num_layers, float(total[best])
+
+
+def _restrict(bounds: list[Boundary], keep: list[np.ndarray]) -> list[Boundary]:
+    """The boundaries between kept candidates only (keep[k-1] masks the nodes of layer k)."""
+    ends = [np.ones(1, dtype=bool), *keep, np.ones(1, dtype=bool)]
+    return [
+        Boundary(
+            bd.sources[ends[b]],
+            bd.targets[ends[b + 1]],
+            bd.cost[np.ix_(ends[b], ends[b + 1])],
+            bd.pred[ends[b]],
+        )
+        for b, bd in enumerate(bounds)
+    ]
+
+
+def build(
+    data: RoutingData, bounds: list[Boundary], limit: float = np.inf, named: bool = False
+) -> NodeSelectionMILP:
+    """Assemble the MILP with sparse matrices (no Python loop over variables), in seconds.
+
+    A node whose compute time exceeds ``limit`` (the latency of a known plan) is no
+    candidate for that layer, and a pair whose transfer exceeds it is forbidden like a
+    pair with no route: neither can be part of a plan better than the known one. With
+    ``named``, columns are y(k,v) and q(b,u,v), rows one_hot(k), pair(b,u,v) and forbid(b,u,v).
+    """
     K = data.num_layers
-    bounds = boundaries(data)
+    keep = [data.compute[k, bd.targets] <= limit for k, bd in enumerate(bounds[:K])]
+    bounds = _restrict(bounds, keep)
     candidates = [bd.targets for bd in bounds[:K]]
     y_start = np.concatenate([[0], np.cumsum([c.size for c in candidates])]).astype(int)
     n_y = int(y_start[-1])
+    labels = data.labels
+    col_names = [f"y({k + 1},{labels[v]})" for k in range(K) for v in candidates[k]] if named else []
+    row_names = [f"one_hot({k + 1})" for k in range(K)] if named else []
 
     costs, rows, cols, vals, lo, hi = [np.array([])], [], [], [], [], []
     costs[0] = np.concatenate([data.compute[k, candidates[k]] for k in range(K)])
@@ -76,13 +118,13 @@ def build(data: RoutingData) -> NodeSelectionMILP:
 
     q_start, q_pairs = [], []
     for b, bd in enumerate(bounds):
-        finite = np.isfinite(bd.cost)
-        i_f, j_f = np.nonzero(finite)
-        i_x, j_x = np.nonzero(~finite)
+        allowed = np.isfinite(bd.cost) & (bd.cost <= limit)
+        i_f, j_f = np.nonzero(allowed)
+        i_x, j_x = np.nonzero(~allowed)
         q_start.append(n_cols)
         q_pairs.append(np.stack([i_f, j_f], axis=1))
         # y columns of the two ends; position 0 (source) and K+1 (destination) are constants
-        for i_idx, j_idx, kind in ((i_f, j_f, "link"), (i_x, j_x, "forbid")):
+        for i_idx, j_idx, kind in ((i_f, j_f, "pair"), (i_x, j_x, "forbid")):
             m = i_idx.size
             if m == 0:
                 continue
@@ -97,22 +139,24 @@ def build(data: RoutingData) -> NodeSelectionMILP:
                 parts.append(y_start[b] + j_idx)
             else:
                 const += 1.0
-            if kind == "link":  # y_u + y_v - q <= 1
-                q_cols = n_cols + np.arange(m)
-                for p in parts:
-                    rows.append(r)
-                    cols.append(p)
-                    vals.append(np.ones(m))
+            for p in parts:
                 rows.append(r)
-                cols.append(q_cols)
+                cols.append(p)
+                vals.append(np.ones(m))
+            if kind == "pair":  # y_u + y_v - q <= 1
+                rows.append(r)
+                cols.append(n_cols + np.arange(m))
                 vals.append(-np.ones(m))
                 costs.append(bd.cost[i_idx, j_idx])
                 n_cols += m
-            else:  # y_u + y_v <= 1
-                for p in parts:
-                    rows.append(r)
-                    cols.append(p)
-                    vals.append(np.ones(m))
+            # else y_u + y_v <= 1
+            if named:
+                pairs = [
+                    f"({b},{labels[u]},{labels[v]})" for u, v in zip(bd.sources[i_idx], bd.targets[j_idx])
+                ]
+                row_names += [kind + p for p in pairs]
+                if kind == "pair":
+                    col_names += ["q" + p for p in pairs]
             lo.append(np.full(m, -np.inf))
             hi.append(np.full(m, 1.0 - const))
             n_rows += m
@@ -132,8 +176,21 @@ def build(data: RoutingData) -> NodeSelectionMILP:
         col_lower=np.zeros(n_cols),
         col_upper=col_upper,
         integer=integer,
+        col_names=col_names or None,
+        row_names=row_names or None,
     )
     return NodeSelectionMILP(model, candidates, list(y_start[:-1]), bounds, q_start, q_pairs)
+
+
+def latency(data: RoutingData, bounds: list[Boundary], placement: list[int]) -> float:
+    """Latency of a placement with shortest routes, summed from the data (not the solver)."""
+    positions = [data.source, *placement, data.destination]
+    total = sum(data.compute[k, v] for k, v in enumerate(placement))
+    for b, bd in enumerate(bounds):
+        i = int(np.flatnonzero(bd.sources == positions[b])[0])
+        j = int(np.flatnonzero(bd.targets == positions[b + 1])[0])
+        total += bd.cost[i, j]
+    return float(total)
 
 
 def placement_indices(milp: NodeSelectionMILP, x: np.ndarray) -> list[int] | None:
@@ -148,11 +205,11 @@ def placement_indices(milp: NodeSelectionMILP, x: np.ndarray) -> list[int] | Non
     return out
 
 
-def plan_from_placement(data: RoutingData, milp: NodeSelectionMILP, placement: list[int]) -> dict:
+def plan_from_placement(data: RoutingData, bounds: list[Boundary], placement: list[int]) -> dict:
     """Plan dict with each tensor's route recovered from the stored shortest-path trees."""
     positions = [data.source, *placement, data.destination]
     paths = []
-    for b, bd in enumerate(milp.boundaries):
+    for b, bd in enumerate(bounds):
         i = int(np.flatnonzero(bd.sources == positions[b])[0])
         route = walk_predecessors(bd.pred[i], positions[b], positions[b + 1])
         paths.append([data.names[v] for v in route])
