@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -22,9 +22,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from optsplit.errors import InputError, OptsplitError, SolverError
-from optsplit.instance.limits import ReadLimits
 from optsplit.result import Result, Status
 from optsplit.spec import Generator, Param
+
+if TYPE_CHECKING:
+    from optsplit.instance.limits import ReadLimits
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_SOLVER = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -167,6 +169,8 @@ def solve(
 def read_limits(pairs: tuple[str, ...]) -> ReadLimits:
     """ReadLimits from `--limit NAME=N` options (the defaults for names not given)."""
     from dataclasses import fields
+
+    from optsplit.instance.limits import ReadLimits
 
     known = {f.name for f in fields(ReadLimits)}
     values: dict[str, int] = {}
