@@ -1,155 +1,36 @@
-"""The layered graph of Jung & Lee: one copy of the network per stage of the job.
-
-Vertex (v, k) = "the data after k layers sits at node v", numbered k·V + v. Transfer
-edges move tensor k inside copy k; compute edges (v, k−1) → (v, k) run layer k at v.
-A source→sink path is exactly a placement plus one route per tensor.
-"""
+"""Routing's view of the shared layered graph: built from RoutingData, read back as a plan."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
 
 from optsplit.formulations.routing.data import RoutingData
-from optsplit.solvers.graph import EdgeList
-from optsplit.solvers.linear import LinearModel
+from optsplit.layered import LayeredGraph, build_layered, flow_lp, path_from_flow, path_weight, useful_edges
 
-
-@dataclass
-class LayeredGraph:
-    """Edge arrays of the layered graph; ``link`` is −1 on compute edges."""
-
-    edges: EdgeList
-    copy: np.ndarray  # stage k of each edge's head
-    link: np.ndarray  # link index of transfer edges, -1 for compute edges
-    source: int
-    sink: int
-    num_nodes: int
-
-    def vertex(self, index: int) -> tuple[int, int]:
-        """(node, stage) of a layered vertex."""
-        return index % self.num_nodes, index // self.num_nodes
+__all__ = [
+    "LayeredGraph",
+    "build",
+    "flow_lp",
+    "path_from_flow",
+    "path_weight",
+    "plan_from_path",
+    "useful_edges",
+]
 
 
 def build(data: RoutingData) -> LayeredGraph:
-    """Vectorised construction: (K+1)·E transfer edges plus one compute edge per allowed (k, v)."""
-    V, K, E = data.num_nodes, data.num_layers, data.tail.size
-    stages = np.arange(K + 1)
-    offset = (stages * V)[:, None]
-    t_tail = (offset + data.tail[None, :]).ravel()
-    t_head = (offset + data.head[None, :]).ravel()
-    t_weight = data.transfer_weights(stages).ravel()
-    t_copy = np.repeat(stages, E)
-    t_link = np.tile(np.arange(E), K + 1)
-
-    k_idx, v_idx = np.nonzero(np.isfinite(data.compute))  # layer k_idx+1 at node v_idx
-    c_tail = k_idx * V + v_idx
-    c_head = (k_idx + 1) * V + v_idx
-    c_weight = data.compute[k_idx, v_idx]
-
-    edges = EdgeList(
-        (K + 1) * V,
-        np.concatenate([t_tail, c_tail]),
-        np.concatenate([t_head, c_head]),
-        np.concatenate([t_weight, c_weight]),
-    )
-    return LayeredGraph(
-        edges,
-        np.concatenate([t_copy, k_idx + 1]),
-        np.concatenate([t_link, np.full(k_idx.size, -1)]),
+    """The layered graph of a routing instance (tensor k moves over every link in copy k)."""
+    stages = np.arange(data.num_layers + 1)
+    return build_layered(
+        data.num_nodes,
+        data.num_layers,
+        data.tail,
+        data.head,
+        data.transfer_weights(stages),
+        data.compute,
         data.source,
-        K * V + data.destination,
-        V,
+        data.destination,
     )
-
-
-def useful_edges(graph: LayeredGraph) -> np.ndarray:
-    """Indices of the edges some source→sink path can use; the others carry no flow in
-    any optimal solution (costs are ≥ 0), so the LP drops them."""
-    e = graph.edges
-    adjacency = sp.csr_matrix((np.ones(e.tail.size), (e.tail, e.head)), shape=(e.num_vertices,) * 2)
-    ahead = np.zeros(e.num_vertices, dtype=bool)
-    behind = np.zeros(e.num_vertices, dtype=bool)
-    ahead[breadth_first_order(adjacency, graph.source, return_predecessors=False)] = True
-    behind[breadth_first_order(adjacency.T.tocsr(), graph.sink, return_predecessors=False)] = True
-    return np.flatnonzero(ahead[e.tail] & behind[e.head])
-
-
-def flow_lp(
-    graph: LayeredGraph, edges: np.ndarray | None = None, labels: list[str] | None = None
-) -> LinearModel:
-    """Unit-flow LP on the layered graph (on ``edges`` only, default all): min Σ w_e x_e,
-    node balance, 0 ≤ x ≤ 1, in seconds.
-
-    Its matrix is a node–arc incidence matrix, hence totally unimodular: basic optima are
-    0/1 paths without any integrality constraint. x ≤ 1 changes no optimum (an optimal
-    path is simple) and keeps the LP bounded whatever the rounding of near-zero costs.
-    With node ``labels``, columns are named move(b,u,v) (tensor b over link u→v) and
-    run(k,v) (layer k at v), rows balance(v,k) (the data after k layers at v).
-    """
-    e = graph.edges
-    chosen = np.arange(e.tail.size) if edges is None else np.asarray(edges)
-    tail, head = e.tail[chosen], e.head[chosen]
-    vertices = np.union1d(np.concatenate([tail, head]), [graph.source, graph.sink])
-    row_of = np.full(e.num_vertices, -1)
-    row_of[vertices] = np.arange(vertices.size)
-    m, n = vertices.size, chosen.size
-    cols = np.arange(n)
-    A = sp.csr_matrix(
-        (
-            np.concatenate([np.ones(n), -np.ones(n)]),
-            (np.concatenate([row_of[tail], row_of[head]]), np.concatenate([cols, cols])),
-        ),
-        shape=(m, n),
-    )
-    b = np.zeros(m)
-    b[row_of[graph.source]] += 1.0
-    b[row_of[graph.sink]] -= 1.0
-    col_names, row_names = None, None
-    if labels is not None:
-        col_names = []
-        for t, h, link in zip(tail.tolist(), head.tolist(), graph.link[chosen].tolist()):
-            (u, k), (v, _) = graph.vertex(t), graph.vertex(h)
-            col_names.append(
-                f"move({k},{labels[u]},{labels[v]})" if link >= 0 else f"run({k + 1},{labels[v]})"
-            )
-        row_names = [f"balance({labels[v]},{k})" for v, k in map(graph.vertex, vertices.tolist())]
-    return LinearModel(
-        c=e.weight[chosen].astype(float),
-        A=A,
-        row_lower=b,
-        row_upper=b.copy(),
-        col_lower=np.zeros(n),
-        col_upper=np.ones(n),
-        integer=np.zeros(n, dtype=bool),
-        col_names=col_names,
-        row_names=row_names,
-    )
-
-
-def path_weight(graph: LayeredGraph, vertices: list[int]) -> float:
-    """Length of a layered path, summed in path order (the plan's latency in seconds)."""
-    steps = np.asarray(graph.edges.to_csr()[vertices[:-1], vertices[1:]]).ravel()
-    return float(sum(steps.tolist()))
-
-
-def path_from_flow(graph: LayeredGraph, x: np.ndarray, edges: np.ndarray | None = None) -> list[int]:
-    """Follow the edges carrying flow (> 0.5) from source to sink; [] if none is found.
-    ``x`` holds one value per edge of ``edges`` (default all)."""
-    e = graph.edges
-    chosen = np.arange(e.tail.size) if edges is None else np.asarray(edges)
-    used = chosen[np.flatnonzero(x > 0.5)]
-    nxt = dict(zip(e.tail[used].tolist(), e.head[used].tolist()))
-    path = [graph.source]
-    while path[-1] != graph.sink:
-        step = nxt.get(path[-1])
-        if step is None or len(path) > e.num_vertices:
-            return []
-        path.append(step)
-    return path
 
 
 def plan_from_path(data: RoutingData, graph: LayeredGraph, vertices: list[int]) -> dict:
