@@ -16,10 +16,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class LoadContext:
-    """Where a document came from, for error messages and relative profile paths."""
+    """Where a document came from (for error messages and relative profile paths) and the
+    reading limits that apply to the files it refers to (a ReadLimits)."""
 
     source: str
     base_dir: Path
+    limits: Any = None
 
 
 @dataclass(frozen=True)

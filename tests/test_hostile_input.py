@@ -124,8 +124,11 @@ job: {source: dev, destination: dev, profile: &p {name: two-layer, input_bytes: 
   {name: L1, flops: 1.0e+8, output_bytes: 1.0e+4}, {name: L2, flops: 1.0e+10, output_bytes: 1.0e+3}]}}
 """
     inst = optsplit.load(write(tmp_path, "merge.yaml", text))
-    assert inst.network is not None and inst.network.nodes[2].kind == "device"
-    assert inst.network.nodes[2].processor == "gpu" and inst.network.links[2].delay == 0.001
+    assert inst.section("network") is not None and inst.section("network").nodes[2].kind == "device"
+    assert (
+        inst.section("network").nodes[2].processor == "gpu"
+        and inst.section("network").links[2].delay == 0.001
+    )
     assert optsplit.solve(inst).objective == pytest.approx(0.213011, rel=1e-12)
 
 
@@ -216,7 +219,7 @@ def test_depth_limit_names_the_field_and_can_be_raised(tmp_path) -> None:
     error = refused(path)
     assert error.path is not None and error.path.startswith("job.profile.machine.k.k.k")
     assert error.path.count(".k") == 61  # level 65: under root, job, profile, machine and 60 k
-    assert optsplit.load(path, limits=ReadLimits(max_depth=80)).job is not None
+    assert optsplit.load(path, limits=ReadLimits(max_depth=80)).section("job") is not None
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -249,7 +252,7 @@ def test_non_finite_and_overflowing_numbers(tmp_path, fmt, literal, message) -> 
 
 def test_integer_digit_limit(tmp_path) -> None:
     path = write(tmp_path, "n.json", with_value("json", "1" + "0" * 30))
-    assert optsplit.load(path).network is not None
+    assert optsplit.load(path).section("network") is not None
     error = refused(path, ReadLimits(max_int_digits=20))
     assert error.path == SPEED and "more than max_int_digits=20" in str(error)
     yaml_path = write(tmp_path, "n.yaml", with_value("yaml", "1" + "0" * 30))

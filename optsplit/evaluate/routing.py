@@ -10,15 +10,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from optsplit.instance.model import Instance, compute_time
+from optsplit.formulations.routing.model import compute_time
+from optsplit.instance.model import Instance
 from optsplit.problem import Evaluation
 
 
 def evaluate_routing(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
     """End-to-end latency = Σ compute times + Σ over tensors and hops of 8·o/r + delay."""
-    if instance.network is None or instance.job is None:
+    if instance.section("network") is None or instance.section("job") is None:
         return Evaluation(math.inf, violations=["instance has no [network] or [job]"])
-    net, job = instance.network, instance.job
+    net, job = instance.section("network"), instance.section("job")
     layers = job.profile.layers
     nodes = {node.name: node for node in net.nodes}
     links = {(link.src, link.dst): link for link in net.links}

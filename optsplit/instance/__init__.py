@@ -2,16 +2,12 @@
 
 from optsplit.instance.limits import ReadLimits
 from optsplit.instance.loader import dump_document, from_dict, load, load_profile
-from optsplit.instance.model import Instance, Job, Layer, Link, Network, Node, Profile, TimeStat
+from optsplit.instance.model import Instance, Layer, Profile, TimeStat
 from optsplit.instance.validation import schema
 
 __all__ = [
     "Instance",
-    "Job",
     "Layer",
-    "Link",
-    "Network",
-    "Node",
     "Profile",
     "ReadLimits",
     "TimeStat",

@@ -23,14 +23,10 @@ from optsplit.errors import InputError
 from optsplit.instance import reading
 from optsplit.instance.dag import validate_dag
 from optsplit.instance.limits import DEFAULT_LIMITS, ReadLimits
-from optsplit.instance.messages import brief, quoted, shown
+from optsplit.instance.messages import brief, quoted
 from optsplit.instance.model import (
     Instance,
-    Job,
     Layer,
-    Link,
-    Network,
-    Node,
     Profile,
     RobustDevice,
     RobustSystem,
@@ -91,6 +87,11 @@ def load_profile(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Profi
     return profile_from_dict(doc, str(path))
 
 
+def resolve_profile(ref: str | dict[str, Any], ctx: LoadContext, at: str) -> Profile:
+    """A profile given inline or as a file path relative to the instance (field ``at``)."""
+    return _resolve_profile(ref, ctx.base_dir, ctx.source, at, ctx.limits or DEFAULT_LIMITS)
+
+
 def _resolve_profile(
     ref: str | dict[str, Any], base: Path, source: str, at: str, limits: ReadLimits
 ) -> Profile:
@@ -112,55 +113,6 @@ def _resolve_profile(
         raise InputError(f"profile {quoted(ref)}: {exc}", source=source, path=at) from None
 
 
-def _network(doc: dict[str, Any], source: str) -> Network:
-    nodes = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(doc["nodes"]):
-        name = raw["name"]
-        if name in seen:
-            raise InputError(
-                f"duplicate node name {quoted(name)} (also network.nodes[{seen[name]}])",
-                source=source,
-                path=f"network.nodes[{i}].name",
-            )
-        seen[name] = i
-        nodes.append(
-            Node(
-                name,
-                float(raw.get("speed", 0.0)),
-                str(raw.get("kind", "")),
-                raw.get("processor"),
-                raw.get("x"),
-                raw.get("y"),
-            )
-        )
-    links: list[Link] = []
-    where: dict[tuple[str, str], int] = {}
-    for i, raw in enumerate(doc["links"]):
-        for end in ("src", "dst"):
-            if raw[end] not in seen:
-                raise InputError(
-                    f"unknown node {quoted(raw[end])}", source=source, path=f"network.links[{i}].{end}"
-                )
-        if raw["src"] == raw["dst"]:
-            raise InputError(
-                "a link must join two different nodes", source=source, path=f"network.links[{i}]"
-            )
-        pairs = [(raw["src"], raw["dst"])]
-        if raw.get("duplex", True):
-            pairs.append((raw["dst"], raw["src"]))
-        for src, dst in pairs:
-            if (src, dst) in where:
-                raise InputError(
-                    f"duplicate link {shown(src)}->{shown(dst)} (also network.links[{where[src, dst]}])",
-                    source=source,
-                    path=f"network.links[{i}]",
-                )
-            where[src, dst] = i
-            links.append(Link(src, dst, float(raw["rate"]), float(raw.get("delay", 0.0))))
-    return Network(tuple(nodes), tuple(links), str(doc.get("kind", "")))
-
-
 def from_dict(
     doc: dict[str, Any],
     source: str = "<dict>",
@@ -170,27 +122,13 @@ def from_dict(
     """Validate a parsed document and build the Instance (profile paths relative to base_dir)."""
     validate(doc, source, limits)
     base = base_dir or Path.cwd()
-    network = _network(doc["network"], source) if "network" in doc else None
-    job = None
-    if "job" in doc:
-        raw = doc["job"]
-        if network is None:
-            raise InputError("a job needs a [network] section", source=source, path="job")
-        names = network.index()
-        for end in ("source", "destination"):
-            if raw[end] not in names:
-                raise InputError(f"unknown node {quoted(raw[end])}", source=source, path=f"job.{end}")
-        profile = _resolve_profile(raw["profile"], base, source, "job.profile", limits)
-        job = Job(raw["source"], raw["destination"], profile)
     robust = _robust(doc["robust"], base, source, limits) if "robust" in doc else None
-    sections = build_sections(doc, LoadContext(source, base))
+    sections = build_sections(doc, LoadContext(source, base, limits))
     return Instance(
         doc["name"],
         source,
         str(doc.get("description", "")),
         doc.get("formulation"),
-        network,
-        job,
         robust,
         sections,
     )

@@ -31,7 +31,7 @@ from optsplit.solvers import (
 )
 from optsplit.solvers.graph import PathQuery, ShortestPath, shortest_path
 from optsplit.solvers.registry import Backend, get_backend
-from optsplit.spec import Generator
+from optsplit.spec import Generator, Section
 from optsplit.tolerances import EXACT_AGREEMENT
 
 if TYPE_CHECKING:
@@ -356,3 +356,8 @@ class RoutingFormulation:
         from optsplit.formulations.routing.bench import SUITE
 
         return {SUITE.name: SUITE}
+
+    def sections(self) -> Mapping[str, Section]:
+        from optsplit.formulations.routing.section import sections
+
+        return sections()

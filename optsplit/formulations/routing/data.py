@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from optsplit.errors import InputError
-from optsplit.instance.model import Instance, compute_time
+from optsplit.formulations.routing.model import compute_time
+from optsplit.instance.model import Instance
 
 
 @dataclass
@@ -56,13 +57,13 @@ def model_labels(names: list[str]) -> list[str]:
 
 def prepare(instance: Instance) -> RoutingData:
     """Turn an instance with [network] and [job] into RoutingData."""
-    if instance.network is None:
+    if instance.section("network") is None:
         raise InputError(
             "the routing formulation needs a [network] section", source=instance.source, path="network"
         )
-    if instance.job is None:
+    if instance.section("job") is None:
         raise InputError("the routing formulation needs a [job] section", source=instance.source, path="job")
-    net, job = instance.network, instance.job
+    net, job = instance.section("network"), instance.section("job")
     index = net.index()
     compute = np.array(
         [[compute_time(layer, node) for node in net.nodes] for layer in job.profile.layers], dtype=float
