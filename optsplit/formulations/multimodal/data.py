@@ -87,6 +87,7 @@ SCHEMA: dict[str, Any] = {
             "description": "a shipped model name, a multimodal profile file, or the profile inline",
         },
         "blocks_per_branch": {"type": "integer", "minimum": 1},
+        "resolution": {**_POS, "description": "tick of the exact models [s] (default: PACS makespan / 1000)"},
         "chunk_options": {
             "type": "array",
             "minItems": 1,
@@ -127,6 +128,7 @@ class MultimodalData:
     edge_src: IntArray
     edge_dst: IntArray
     edge_bytes: FloatArray
+    resolution: float | None = None  # tick of the exact models [s]
 
     @property
     def n_modalities(self) -> int:
@@ -335,4 +337,5 @@ def build(raw: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, Any]) ->
         edge_src=np.array([e[0] for e in edges], dtype=ints),
         edge_dst=np.array([e[1] for e in edges], dtype=ints),
         edge_bytes=np.array([e[2] for e in edges], dtype=float),
+        resolution=raw.get("resolution"),
     )
