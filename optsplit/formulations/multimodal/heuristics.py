@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optsplit.formulations.multimodal.data import FloatArray, MultimodalData
+from optsplit.formulations.multimodal.data import FloatArray, IntArray, MultimodalData
 from optsplit.formulations.multimodal.plan import Decisions
 from optsplit.formulations.multimodal.schedule import Tasks, chunk_arrivals, expand, rate_profiles
 
@@ -37,46 +37,54 @@ class Schedule:
 
 def minmax_allocation(data: MultimodalData, tails: FloatArray) -> list[int]:
     """Owner of each RB, greedy: the modality with the largest D_m / r_m + tail_m takes its
-    best free RB; then single-RB moves while they lower that maximum."""
+    best free RB; then single-RB moves to the worst modality while they lower that maximum."""
     M, K = data.rates.shape
     rates, bits = data.rates, data.bits
-    owner = [-1] * K
+    owner = np.full(K, -1, dtype=np.int64)
     rate = np.zeros(M)
-    free = set(range(K))
-
-    def metric(r: FloatArray) -> FloatArray:
-        with np.errstate(divide="ignore"):
-            return np.where(r > 0, bits / np.where(r > 0, r, 1.0) + tails, INF)
-
-    while free:
-        score = metric(rate)
-        worst = np.flatnonzero(score == score.max())
-        m = int(worst[np.argmax(bits[worst] + tails[worst])])
-        k = max(free, key=lambda j: rates[m, j])
+    by_rate = np.argsort(-rates, axis=1, kind="stable").tolist()
+    ptr = [0] * M
+    tail, size = tails.tolist(), bits.tolist()
+    for _ in range(K):
+        score = [size[m] / rate[m] + tail[m] if rate[m] > 0 else INF for m in range(M)]
+        top = max(score)
+        m = max((w for w in range(M) if score[w] == top), key=lambda w: size[w] + tail[w])
+        while owner[by_rate[m][ptr[m]]] >= 0:
+            ptr[m] += 1
+        k = by_rate[m][ptr[m]]
         owner[k] = m
         rate[m] += rates[m, k]
-        free.discard(k)
+    cols = np.arange(K)
     for _ in range(4 * K):
-        score = metric(rate)
+        with np.errstate(divide="ignore"):
+            score = np.where(rate > 0, bits / np.where(rate > 0, rate, 1.0) + tails, INF)
         m = int(np.argmax(score))
-        best, move = score[m], None
-        for k in range(K):
-            o = owner[k]
-            if o == m or rate[o] - rates[o, k] <= 0:
-                continue
-            trial = rate.copy()
-            trial[o] -= rates[o, k]
-            trial[m] += rates[m, k]
-            value = float(metric(trial).max())
-            if value < best * (1 - 1e-12):
-                best, move = value, k
-        if move is None:
+        # moving RB k from its owner o to m: o's new score, m's new score, the others unchanged
+        o = owner
+        left = rate[o] - rates[o, cols]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            o_score = np.where(left > 0, bits[o] / np.where(left > 0, left, 1.0) + tails[o], INF)
+        m_score = bits[m] / (rate[m] + rates[m]) + tails[m]
+        others = _max_without(score, m, o)
+        trial = np.maximum(np.maximum(o_score, m_score), others)
+        trial[o == m] = INF
+        k = int(np.argmin(trial))
+        if not trial[k] < score[m] * (1 - 1e-12):
             break
-        o = owner[move]
-        rate[o] -= rates[o, move]
-        rate[m] += rates[m, move]
-        owner[move] = m
-    return owner
+        rate[owner[k]] -= rates[owner[k], k]
+        rate[m] += rates[m, k]
+        owner[k] = m
+    return owner.tolist()
+
+
+def _max_without(score: FloatArray, m: int, o: IntArray) -> FloatArray:
+    """Per RB, the largest score among modalities other than m and the RB's owner o[k]."""
+    out = np.full(o.size, -INF)
+    for w in range(score.size):
+        if w == m:
+            continue
+        out = np.where(o != w, np.maximum(out, score[w]), out)
+    return out
 
 
 def johnson_order(stage1: FloatArray, stage2: FloatArray) -> list[int]:
@@ -239,13 +247,11 @@ def pacs(data: MultimodalData) -> tuple[Schedule, int]:
     alone = data.bits / data.rates.sum(axis=1)
     best: Schedule | None = None
     tried = 0
+    plain = tuple(minmax_allocation(data, np.zeros(M)))
     for J in data.chunk_options:
         tails, own = branch_paths(data, J)
         order = johnson_order(alone, own)
-        candidates = {
-            tuple(minmax_allocation(data, tails)),
-            tuple(minmax_allocation(data, np.zeros(M))),
-        }
+        candidates = {tuple(minmax_allocation(data, tails)), plain}
         plans = []
         for owner in sorted(candidates):
             if data.policy == "reassign":
