@@ -103,20 +103,22 @@ def solve_cpsat(model: CpSatModel, options: SolveOptions, start: Sequence[int] |
     lines: list[str] = []
     _configure(solver, options, lines)
     box: dict[str, object] = {}
+    done = threading.Event()  # waited on, not join(): an interrupted join can misreport the thread
 
     def work() -> None:
         try:
             box["status"] = solver.Solve(cp)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
+        finally:
+            done.set()
 
     interrupted = False
     t0 = time.perf_counter()
-    worker = threading.Thread(target=work, name="cpsat-solve", daemon=True)
-    worker.start()
-    while worker.is_alive():
+    threading.Thread(target=work, name="cpsat-solve", daemon=True).start()
+    while not done.is_set():
         try:
-            worker.join(POLL_SECONDS)
+            done.wait(POLL_SECONDS)
         except KeyboardInterrupt:
             interrupted = True
             solver.StopSearch()
