@@ -292,3 +292,16 @@ def test_pacs_beats_rtfs_under_high_heterogeneity() -> None:
         assert res["pacs"].objective <= res["rtfs"].objective
         gain[name] = 1 - res["pacs"].objective / res["rtfs"].objective
     assert gain["high"] > gain["low"]
+
+
+def test_quick_bench_runs_and_reports(tmp_path) -> None:
+    from optsplit.bench.runner import read_rows, run_suite
+    from optsplit.formulations.multimodal.bench import SUITE
+
+    paths = run_suite(SUITE, tmp_path, quick=True, isolate=False)
+    rows = read_rows(tmp_path / "results.csv")
+    assert len(rows) == len(SUITE.cases(True)) and all(r["check_ok"] == "True" for r in rows), rows
+    exact = [r for r in rows if r["method"] == "exact"]
+    assert exact and all(r["tick_termination"] == "optimal" for r in exact)
+    text = (tmp_path / "README.md").read_text()
+    assert "PACS within 5% of the exact optimum" in text and any(p.suffix == ".png" for p in paths)

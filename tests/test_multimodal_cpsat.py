@@ -22,10 +22,10 @@ ONE = SolveOptions(threads=1, seed=3)
 def knapsack() -> CpSatModel:
     # max 5a + 4b + 3c s.t. 2a + 3b + c <= 5, 4a + b + 2c <= 11 -> a = b = 1, value 9
     md = cp_model.CpModel()
-    x = [md.NewBoolVar(n) for n in "abc"]
-    md.Add(2 * x[0] + 3 * x[1] + x[2] <= 5)
-    md.Add(4 * x[0] + x[1] + 2 * x[2] <= 11)
-    md.Maximize(5 * x[0] + 4 * x[1] + 3 * x[2])
+    x = [md.new_bool_var(n) for n in "abc"]
+    md.add(2 * x[0] + 3 * x[1] + x[2] <= 5)
+    md.add(4 * x[0] + x[1] + 2 * x[2] <= 11)
+    md.maximize(5 * x[0] + 4 * x[1] + 3 * x[2])
     return CpSatModel(md, x)
 
 
@@ -40,18 +40,18 @@ def jobshop(n: int, seed: int) -> CpSatModel:
         prev = None
         for machine in rng.permutation(n).tolist():
             d = int(rng.integers(1, 100))
-            s = md.NewIntVar(0, horizon, "")
-            e = md.NewIntVar(0, horizon, "")
-            machines[machine].append(md.NewIntervalVar(s, d, e, ""))
+            s = md.new_int_var(0, horizon, "")
+            e = md.new_int_var(0, horizon, "")
+            machines[machine].append(md.new_interval_var(s, d, e, ""))
             if prev is not None:
-                md.Add(s >= prev)
+                md.add(s >= prev)
             prev = e
         ends.append(prev)
     for ivs in machines:
-        md.AddNoOverlap(ivs)
-    span = md.NewIntVar(0, horizon, "span")
-    md.AddMaxEquality(span, ends)
-    md.Minimize(span)
+        md.add_no_overlap(ivs)
+    span = md.new_int_var(0, horizon, "span")
+    md.add_max_equality(span, ends)
+    md.minimize(span)
     return CpSatModel(md, [span])
 
 
@@ -69,8 +69,8 @@ def test_known_answer_with_its_bound() -> None:
 
 def test_infeasible_and_invalid_models() -> None:
     md = cp_model.CpModel()
-    x = md.NewIntVar(0, 3, "x")
-    md.Add(x >= 5)
+    x = md.new_int_var(0, 3, "x")
+    md.add(x >= 5)
     out = cpsat.solve_cpsat(CpSatModel(md, [x]), ONE)
     assert (out.termination, out.solution_status, out.values) == (
         Termination.INFEASIBLE,
@@ -78,8 +78,8 @@ def test_infeasible_and_invalid_models() -> None:
         None,
     )
     bad = cp_model.CpModel()
-    y = bad.NewIntVar(0, 3, "y")
-    bad.AddModuloEquality(y, y, 0)  # modulo by zero: an invalid model
+    y = bad.new_int_var(0, 3, "y")
+    bad.add_modulo_equality(y, y, 0)  # modulo by zero: an invalid model
     out = cpsat.solve_cpsat(CpSatModel(bad, [y]), ONE)
     assert out.termination is Termination.ERROR and out.log.startswith("ERROR")
 
@@ -118,7 +118,7 @@ def test_ctrl_c_stops_the_search_and_returns_the_incumbent(monkeypatch) -> None:
     base = cp_model.CpSolver
 
     class Interrupting(base):  # type: ignore[misc, valid-type]
-        def Solve(self, model, *args, **kwargs):  # noqa: N802 (CP-SAT's name)
+        def solve(self, model, *args, **kwargs):
             collect, fired = self.log_callback, []
 
             def wrapped(line: str) -> None:
@@ -128,7 +128,7 @@ def test_ctrl_c_stops_the_search_and_returns_the_incumbent(monkeypatch) -> None:
                     _thread.interrupt_main()
 
             self.log_callback = wrapped
-            return base.Solve(self, model, *args, **kwargs)
+            return base.solve(self, model, *args, **kwargs)
 
     monkeypatch.setattr(cpsat.cp_model, "CpSolver", Interrupting)
     out = cpsat.solve_cpsat(jobshop(12, 3), SolveOptions(threads=1, seed=0))

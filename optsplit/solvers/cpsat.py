@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version as _dist_version
 
 import numpy as np
-import ortools
 from ortools.sat.python import cp_model
 
 from optsplit.errors import OptionError
@@ -48,7 +48,7 @@ class CpSatModel:
 
 
 def cpsat_version() -> str:
-    return f"CP-SAT (OR-Tools {ortools.__version__})"
+    return f"CP-SAT (OR-Tools {_dist_version('ortools')})"
 
 
 def _configure(solver: cp_model.CpSolver, options: SolveOptions, lines: list[str]) -> None:
@@ -96,9 +96,9 @@ def solve_cpsat(model: CpSatModel, options: SolveOptions, start: Sequence[int] |
         raise OptionError(f"the cpsat back-end solves CpSatModel, got {type(model).__name__}")
     cp = model.model
     if start is not None:
-        cp.ClearHints()
+        cp.clear_hints()
         for var, value in zip(model.variables, start):
-            cp.AddHint(var, int(value))
+            cp.add_hint(var, int(value))
     solver = cp_model.CpSolver()
     lines: list[str] = []
     _configure(solver, options, lines)
@@ -107,7 +107,7 @@ def solve_cpsat(model: CpSatModel, options: SolveOptions, start: Sequence[int] |
 
     def work() -> None:
         try:
-            box["status"] = solver.Solve(cp)
+            box["status"] = solver.solve(cp)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
         finally:
@@ -121,15 +121,15 @@ def solve_cpsat(model: CpSatModel, options: SolveOptions, start: Sequence[int] |
             done.wait(POLL_SECONDS)
         except KeyboardInterrupt:
             interrupted = True
-            solver.StopSearch()
+            solver.stop_search()
     runtime = time.perf_counter() - t0
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     status = box["status"]
     text = "\n".join(lines)
-    has_objective = cp.HasObjective()
+    has_objective = cp.has_objective()
     if status == cp_model.MODEL_INVALID:
-        why = cp.Validate() or "CP-SAT reports MODEL_INVALID"
+        why = cp.validate() or "CP-SAT reports MODEL_INVALID"
         return Outcome(
             Termination.ERROR,
             SolutionStatus.NO_SOLUTION,
@@ -149,11 +149,11 @@ def solve_cpsat(model: CpSatModel, options: SolveOptions, start: Sequence[int] |
     else:
         termination = _limit_reached(solver, options, interrupted)
         solution = SolutionStatus.FEASIBLE if has_point else SolutionStatus.NO_SOLUTION
-    objective = float(solver.ObjectiveValue()) if has_point and has_objective else None
-    bound = float(solver.BestObjectiveBound()) if has_objective else None
+    objective = float(solver.objective_value) if has_point and has_objective else None
+    bound = float(solver.best_objective_bound) if has_objective else None
     if bound is not None and not np.isfinite(bound):
         bound = None
-    values = np.array([solver.Value(v) for v in model.variables], dtype=np.int64) if has_point else None
+    values = np.array([solver.value(v) for v in model.variables], dtype=np.int64) if has_point else None
     return Outcome(termination, solution, objective, bound, runtime, cpsat_version(), text, values)
 
 

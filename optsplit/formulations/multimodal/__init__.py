@@ -95,7 +95,8 @@ class MultimodalFormulation:
     default_method = "pacs"
     plan_legend = (
         "rbs: RB k serves these modalities in turn (one under the static policy); chunks: pieces "
-        "each modality's data are cut into (entry block tiles 'name#j/J'); schedule: task, core, start, finish [s]"
+        "each modality's data are cut into (entry block tiles 'name#j/J'); "
+        "schedule: task, core, start, finish [s]"
     )
 
     def sections(self) -> Mapping[str, Section]:

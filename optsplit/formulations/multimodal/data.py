@@ -198,7 +198,10 @@ def _blocks(
     for j, layer in enumerate(profile.layers):
         segments.setdefault(frozenset(deps[layer.name]), []).append(j)
     block_of: dict[str, int] = {}
-    names, members, flops, branch = [], [], [], []
+    names: list[str] = []
+    members: list[tuple[str, ...]] = []
+    flops: list[float] = []
+    branch: list[int] = []
     for key, layers in segments.items():
         only = next(iter(key)) if len(key) == 1 else None
         factor = scale.get(only, 1.0) if only else 1.0
@@ -216,7 +219,7 @@ def _blocks(
     entry = [-1] * len(order)
     edges: dict[tuple[int, int], float] = {}
     size = {layer.name: layer.output_bytes for layer in profile.layers}
-    for j, (layer, names_in) in enumerate(zip(profile.layers, inputs)):
+    for layer, names_in in zip(profile.layers, inputs):
         v = block_of[layer.name]
         for src in names_in:
             if src.startswith(INPUT_PREFIX):

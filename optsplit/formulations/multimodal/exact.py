@@ -31,6 +31,8 @@ from optsplit.timeline import earliest
 from optsplit.tolerances import OBJECTIVE_RELATIVE
 
 DEFAULT_TICKS = 1000  # default resolution: PACS's makespan / this
+# A tick solution: RB owners, chunk option per modality, core and (tick) start per task.
+Found = tuple[list[int], list[int], dict[int, int], dict[int, float]]
 
 
 # --- from decisions to ticks and back ---------------------------------------------------
@@ -45,13 +47,14 @@ def _tick_index(tick: TickData) -> dict[tuple[int, int, int], int]:
 
 def _from_schedule(
     tick: TickData, data: MultimodalData, s: heuristics.Schedule
-) -> tuple[list[int], list[int], dict, dict]:
+) -> tuple[list[int], list[int], dict[int, int], dict[int, list[int]]]:
     """A continuous schedule's decisions in tick terms: owners, options, cores, sequences."""
     dec = s.decisions
     owner = [q[0] for q in dec.serves]
     choice = [data.chunk_options.index(c) for c in dec.chunks]
     index = _tick_index(tick)
-    core, seq = {}, {}
+    core: dict[int, int] = {}
+    seq: dict[int, list[int]] = {}
     order = np.lexsort((dec.starts, dec.cores))
     for i in order.tolist():
         b = int(dec.tasks.block[i])
@@ -98,64 +101,62 @@ def cpsat_model(tick: TickData, data: MultimodalData) -> tuple[Any, dict[str, An
     md = cp_model.CpModel()
     H = tick.horizon
     M, K, C = data.n_modalities, data.n_rbs, data.n_cores
-    a = [[md.NewBoolVar(f"a{m}_{k}") for k in range(K)] for m in range(M)]
+    a = [[md.new_bool_var(f"a{m}_{k}") for k in range(K)] for m in range(M)]
     for k in range(K):
-        md.AddExactlyOne(a[m][k] for m in range(M))
-    use = [[md.NewBoolVar(f"use{m}_{o}") for o in range(len(tick.options))] for m in range(M)]
+        md.add_exactly_one(a[m][k] for m in range(M))
+    use = [[md.new_bool_var(f"use{m}_{o}") for o in range(len(tick.options))] for m in range(M)]
     for m in range(M):
-        md.AddExactlyOne(use[m])
+        md.add_exactly_one(use[m])
     arrive: dict[tuple[int, int, int], Any] = {}
     for (m, o, j), units in tick.B.items():
-        A = md.NewIntVar(0, H, f"A{m}_{o}_{j}")
-        z = [md.NewIntVar(0, H, f"z{m}_{o}_{j}_{k}") for k in range(K)]
+        A = md.new_int_var(0, H, f"A{m}_{o}_{j}")
+        z = [md.new_int_var(0, H, f"z{m}_{o}_{j}_{k}") for k in range(K)]
         for k in range(K):
-            md.Add(z[k] <= A)
-            md.Add(z[k] <= H * a[m][k])
-        md.Add(sum(int(tick.R[m, k]) * z[k] for k in range(K)) >= units).OnlyEnforceIf(use[m][o])
+            md.add(z[k] <= A)
+            md.add(z[k] <= H * a[m][k])
+        md.add(sum(int(tick.R[m, k]) * z[k] for k in range(K)) >= units).only_enforce_if(use[m][o])
         arrive[(m, o, j)] = A
     present = [use[tick.modality[t]][tick.option[t]] if tick.option[t] >= 0 else None for t in range(tick.n)]
-    S = [md.NewIntVar(0, H, f"S{t}") for t in range(tick.n)]
-    E = [md.NewIntVar(0, H, f"E{t}") for t in range(tick.n)]
-    x = [[md.NewBoolVar(f"x{t}_{c}") for c in range(C)] for t in range(tick.n)]
+    S = [md.new_int_var(0, H, f"S{t}") for t in range(tick.n)]
+    E = [md.new_int_var(0, H, f"E{t}") for t in range(tick.n)]
+    x = [[md.new_bool_var(f"x{t}_{c}") for c in range(C)] for t in range(tick.n)]
     per_core: list[list[Any]] = [[] for _ in range(C)]
     for t in range(tick.n):
         if present[t] is None:
-            md.AddExactlyOne(x[t])
+            md.add_exactly_one(x[t])
         else:
-            md.Add(sum(x[t]) == present[t])
-        md.Add(E[t] == S[t] + sum(int(tick.p[t, c]) * x[t][c] for c in range(C)))
+            md.add(sum(x[t]) == present[t])
+        md.add(E[t] == S[t] + sum(int(tick.p[t, c]) * x[t][c] for c in range(C)))
         for c in range(C):
             per_core[c].append(
-                md.NewOptionalFixedSizeIntervalVar(S[t], int(tick.p[t, c]), x[t][c], f"I{t}_{c}")
+                md.new_optional_fixed_size_interval_var(S[t], int(tick.p[t, c]), x[t][c], f"I{t}_{c}")
             )
         if tick.option[t] >= 0:
             m, o, j = int(tick.modality[t]), int(tick.option[t]), int(tick.tile[t])
-            md.Add(S[t] >= arrive[(m, o, j)]).OnlyEnforceIf(present[t])
+            md.add(S[t] >= arrive[(m, o, j)]).only_enforce_if(present[t])
     for c in range(C):
-        md.AddNoOverlap(per_core[c])
+        md.add_no_overlap(per_core[c])
     for u, v, lag in zip(tick.src.tolist(), tick.dst.tolist(), tick.lag.tolist()):
         enforce = [present[u]] if present[u] is not None else []
-        if lag == 0:
-            md.Add(S[v] >= E[u]).OnlyEnforceIf(enforce)
+        if not lag:
+            md.add(S[v] >= E[u]).only_enforce_if(enforce)
             continue
         both = []
         for c in range(C):
-            b = md.NewBoolVar(f"same{u}_{v}_{c}")
-            md.AddImplication(b, x[u][c])
-            md.AddImplication(b, x[v][c])
+            b = md.new_bool_var(f"same{u}_{v}_{c}")
+            md.add_implication(b, x[u][c])
+            md.add_implication(b, x[v][c])
             both.append(b)
-        md.Add(S[v] >= E[u] + lag - lag * sum(both)).OnlyEnforceIf(enforce)
-    T = md.NewIntVar(0, H, "makespan")
+        md.add(S[v] >= E[u] + lag - lag * sum(both)).only_enforce_if(enforce)
+    T = md.new_int_var(0, H, "makespan")
     for t in range(tick.n):
-        md.Add(T >= E[t])
-    md.Minimize(T)
+        md.add(E[t] <= T)
+    md.minimize(T)
     flat = [v for row in a for v in row] + [v for row in use for v in row] + S + [v for row in x for v in row]
     return CpSatModel(md, flat), {"M": M, "K": K, "C": C}
 
 
-def _read_cpsat(
-    tick: TickData, values: np.ndarray, sizes: dict[str, int]
-) -> tuple[list[int], list[int], dict, dict]:
+def _read_cpsat(tick: TickData, values: np.ndarray, sizes: dict[str, int]) -> Found:
     M, K, C = sizes["M"], sizes["K"], sizes["C"]
     n_opt = len(tick.options)
     a = values[: M * K].reshape(M, K)
@@ -166,7 +167,7 @@ def _read_cpsat(
     choice = [int(np.argmax(use[m])) for m in range(M)]
     tasks = active(tick, choice)
     core = {t: int(np.argmax(x[t])) for t in tasks}
-    start = {t: int(S[t]) for t in tasks}
+    start = {t: float(S[t]) for t in tasks}
     return owner, choice, core, start
 
 
@@ -266,9 +267,11 @@ def milp_model(tick: TickData, data: MultimodalData) -> tuple[LinearModel, dict[
         for v in range(u + 1, n):
             if v in ancestors[u] or u in ancestors[v]:
                 continue
-            if tick.option[u] >= 0 and tick.option[v] >= 0 and tick.modality[u] == tick.modality[v]:
-                if tick.option[u] != tick.option[v]:
-                    continue  # never both present
+            same_modality = (
+                tick.option[u] >= 0 and tick.option[v] >= 0 and tick.modality[u] == tick.modality[v]
+            )
+            if same_modality and tick.option[u] != tick.option[v]:
+                continue  # never both present
             y = int(cols.add(1, 0, 1, True)[0])
             for c in range(C):
                 # u before v on c:  S_v ≥ S_u + p_u − H(1 − y) − H(2 − x_uc − x_vc)
@@ -292,15 +295,19 @@ def milp_model(tick: TickData, data: MultimodalData) -> tuple[LinearModel, dict[
                     lo=-2 * H,
                 )
     n_cols = len(cols.lo)
-    data_, ri, ci = [], [], []
+    values: list[float] = []
+    ri: list[int] = []
+    ci: list[int] = []
     for r, (coef, _, _) in enumerate(rows):
         for col, val in coef.items():
-            ri.append(r), ci.append(col), data_.append(val)
-    A_mat = sp.csr_matrix((data_, (ri, ci)), shape=(len(rows), n_cols))
-    c = np.zeros(n_cols)
-    c[T] = 1.0
+            ri.append(r)
+            ci.append(col)
+            values.append(val)
+    A_mat = sp.csr_matrix((values, (ri, ci)), shape=(len(rows), n_cols))
+    cost = np.zeros(n_cols)
+    cost[T] = 1.0
     model = LinearModel(
-        c,
+        cost,
         A_mat,
         np.array([r[1] for r in rows], dtype=float),
         np.array([r[2] for r in rows], dtype=float),
@@ -336,9 +343,7 @@ def _ancestors(tick: TickData) -> list[set[int]]:
     return out
 
 
-def _read_milp(
-    tick: TickData, values: np.ndarray, cols: dict[str, Any]
-) -> tuple[list[int], list[int], dict, dict]:
+def _read_milp(tick: TickData, values: np.ndarray, cols: dict[str, Any]) -> Found:
     a, use, S, x = cols["a"], cols["use"], cols["S"], cols["x"]
     owner = [int(np.argmax(values[a[:, k]])) for k in range(a.shape[1])]
     choice = [int(np.argmax(values[use[m]])) for m in range(use.shape[0])]
@@ -377,9 +382,10 @@ def solve_exact(data: MultimodalData, kind: str, backend: str | None, options: S
         "rounding_exact": tick.exact,
         "tasks": tick.n,
     }
+    found: Found | None
     if kind == "brute":
         value, arg = brute_force(tick, data.n_cores, data.n_modalities, data.n_rbs)
-        start = {t: 0 for t in arg["core"]}
+        start: dict[int, float] = {t: 0 for t in arg["core"]}
         for seq in arg["sequence"].values():
             for i, t in enumerate(seq):
                 start[t] = i  # only the order on each core matters

@@ -123,7 +123,8 @@ def _make(output: Path, **params: Any) -> dict[str, Any]:
 
 def _summary(doc: dict[str, Any]) -> str:
     sec = doc[KEY]
-    return f"{len(sec['sensors'])} modalities, {sec['radio']['resource_blocks']} RBs, {sec['accelerator']['cores']} cores"
+    radio, acc = sec["radio"], sec["accelerator"]
+    return f"{len(sec['sensors'])} modalities, {radio['resource_blocks']} RBs, {acc['cores']} cores"
 
 
 def generators() -> dict[str, Generator]:

@@ -46,9 +46,9 @@ def minmax_allocation(data: MultimodalData, tails: FloatArray) -> list[int]:
     ptr = [0] * M
     tail, size = tails.tolist(), bits.tolist()
     for _ in range(K):
-        score = [size[m] / rate[m] + tail[m] if rate[m] > 0 else INF for m in range(M)]
-        top = max(score)
-        m = max((w for w in range(M) if score[w] == top), key=lambda w: size[w] + tail[w])
+        greedy = [size[m] / rate[m] + tail[m] if rate[m] > 0 else INF for m in range(M)]
+        top = max(greedy)
+        m = max((w for w in range(M) if greedy[w] == top), key=lambda w: size[w] + tail[w])
         while owner[by_rate[m][ptr[m]]] >= 0:
             ptr[m] += 1
         k = by_rate[m][ptr[m]]

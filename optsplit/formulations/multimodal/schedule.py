@@ -152,18 +152,18 @@ def build_timeline(
     """
     b = TimelineBuilder()
     M = data.n_modalities
-    for m in data.modalities:
-        b.add_resource(f"uplink:{m}", "link")
+    for name in data.modalities:
+        b.add_resource(f"uplink:{name}", "link")
     for c in range(data.n_cores):
         b.add_resource(f"core{c}")
     profiles = rate_profiles(data, serves)
     arrivals = chunk_arrivals(data, profiles, tasks.chunks)
     transfer_start: list[float] = []
     first_transfer = []
-    for m, name in enumerate(data.modalities):
+    for m, modality in enumerate(data.modalities):
         count = tasks.chunks[m]
         first_transfer.append(len(transfer_start))
-        b.add_transfers(transfer_names(name, count), m, data.bits[m] / count, profiles[m])
+        b.add_transfers(transfer_names(modality, count), m, data.bits[m] / count, profiles[m])
         transfer_start += [0.0, *arrivals[m][:-1].tolist()]
     n_tx = len(transfer_start)
     b.add_tasks(list(tasks.names), (cores + M).astype(np.int64), durations(data, tasks, cores))

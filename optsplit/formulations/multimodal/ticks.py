@@ -59,44 +59,57 @@ class TickData:
 
 def build_ticks(data: MultimodalData, delta: float, horizon: int) -> TickData:
     """The tick model of ``data`` at resolution ``delta`` (s) with horizon ``horizon`` ticks."""
-    names, block, modality, option, tile, flops = [], [], [], [], [], []
+    names: list[str] = []
+    block: list[int] = []
+    modality: list[int] = []
+    option: list[int] = []
+    tile: list[int] = []
+    flops: list[float] = []
+
+    def add(name: str, v: int, m: int, o: int, j: int, work: float) -> int:
+        names.append(name)
+        block.append(v)
+        modality.append(m)
+        option.append(o)
+        tile.append(j)
+        flops.append(work)
+        return len(names) - 1
+
     entry_of = {int(v): m for m, v in enumerate(data.entry)}
     first: dict[int, list[tuple[int, list[int]]]] = {}
     for v, name in enumerate(data.block_names):
         if v not in entry_of:
-            first[v] = [(-1, [len(names)])]
-            names.append(name)
-            block.append(v), modality.append(-1), option.append(-1), tile.append(-1)
-            flops.append(data.flops[v])
+            first[v] = [(-1, [add(name, v, -1, -1, -1, float(data.flops[v]))])]
             continue
         m = entry_of[v]
         first[v] = []
         for o, count in enumerate(data.chunk_options):
-            ids = []
-            for j in range(count):
-                ids.append(len(names))
-                names.append(tile_name(name, j, count))
-                block.append(v), modality.append(m), option.append(o), tile.append(j)
-                flops.append(data.flops[v] / count)
+            ids = [
+                add(tile_name(name, j, count), v, m, o, j, float(data.flops[v]) / count) for j in range(count)
+            ]
             first[v].append((o, ids))
-    src, dst, nbytes = [], [], []
-    for u, v, b in zip(data.edge_src.tolist(), data.edge_dst.tolist(), data.edge_bytes.tolist()):
-        for _, ids_u in first[u]:
-            for i in ids_u:
-                for _, ids_v in first[v]:
-                    for w in ids_v:
-                        src.append(i), dst.append(w), nbytes.append(b / len(ids_u))
+    edges = [
+        (i, w, b / len(ids_u))
+        for u, v, b in zip(data.edge_src.tolist(), data.edge_dst.tolist(), data.edge_bytes.tolist())
+        for _, ids_u in first[u]
+        for i in ids_u
+        for _, ids_v in first[v]
+        for w in ids_v
+    ]
+    src = [e[0] for e in edges]
+    dst = [e[1] for e in edges]
+    nbytes = [e[2] for e in edges]
     exact_p = np.outer(flops, 1.0 / data.speeds) / delta
     exact_lag = np.asarray(data.noc_lag(np.array(nbytes)), dtype=float) * np.ones(len(nbytes)) / delta
     p, lag = _ceil(exact_p), _ceil(exact_lag) if nbytes else np.zeros(0, np.int64)
     scale = RATE_UNITS / (float(data.rates.max()) * delta)  # units per bit
     units = data.rates * delta * scale
     R = np.floor(units).astype(np.int64)
-    B = {}
+    B: dict[tuple[int, int, int], int] = {}
     for m in range(data.n_modalities):
         for o, count in enumerate(data.chunk_options):
             for j in range(count):
-                B[(m, o, j)] = int(math.ceil(data.bits[m] * (j + 1) / count * scale))
+                B[(m, o, j)] = math.ceil(data.bits[m] * (j + 1) / count * scale)
     exact = bool(
         np.allclose(p, exact_p, rtol=ROUNDING, atol=0)
         and (lag.size == 0 or np.allclose(lag, exact_lag, rtol=ROUNDING, atol=0))
@@ -124,7 +137,7 @@ def build_ticks(data: MultimodalData, delta: float, horizon: int) -> TickData:
 
 def arrivals(tick: TickData, owner: Sequence[int], m: int, o: int) -> list[int]:
     """Tick at which each chunk of modality m (option o) is in, for RB owners ``owner``."""
-    rate = int(sum(int(tick.R[m, k]) for k, w in enumerate(owner) if w == m))
+    rate = sum(int(tick.R[m, k]) for k, w in enumerate(owner) if w == m)
     count = tick.options[o]
     if rate == 0:
         return [tick.horizon * 10] * count  # never within the horizon
