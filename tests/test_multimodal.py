@@ -305,3 +305,9 @@ def test_quick_bench_runs_and_reports(tmp_path) -> None:
     assert exact and all(r["tick_termination"] == "optimal" for r in exact)
     text = (tmp_path / "README.md").read_text()
     assert "PACS within 5% of the exact optimum" in text and any(p.suffix == ".png" for p in paths)
+
+
+def test_brute_force_refuses_large_instances_with_an_input_error() -> None:
+    inst = optsplit.from_dict(multimodal_instance("audio_visual_text", blocks_per_branch=3))
+    with pytest.raises(InputError, match="too large for brute force"):
+        optsplit.solve(inst, KEY, "brute")

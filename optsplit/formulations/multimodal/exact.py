@@ -384,7 +384,10 @@ def solve_exact(data: MultimodalData, kind: str, backend: str | None, options: S
     }
     found: Found | None
     if kind == "brute":
-        value, arg = brute_force(tick, data.n_cores, data.n_modalities, data.n_rbs)
+        try:
+            value, arg = brute_force(tick, data.n_cores, data.n_modalities, data.n_rbs)
+        except ValueError as exc:
+            raise InputError(f"too large for brute force: {exc}", source=data.source, path=KEY) from None
         start: dict[int, float] = {t: 0 for t in arg["core"]}
         for seq in arg["sequence"].values():
             for i, t in enumerate(seq):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from optsplit.errors import InputError
 from optsplit.formulations.multimodal.data import KEY
 from optsplit.profiles.multimodal import MODELS
 from optsplit.spec import Generator, Param
@@ -77,7 +78,9 @@ def multimodal_instance(
         built = MODELS[model]()
         mods = [(m.name, m.sensor_bits or 8 * m.input_bytes) for m in built.modalities]
     else:
-        raise ValueError(f"unknown model '{model}'; use {SYNTHETIC} or one of {', '.join(MODELS)}")
+        raise InputError(
+            f"unknown model '{model}'; use {SYNTHETIC} or one of {', '.join(MODELS)}", path="model"
+        )
     M = len(mods)
     position = np.linspace(-1.0, 1.0, M) if M > 1 else np.zeros(1)
     sensors = [

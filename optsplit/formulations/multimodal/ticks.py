@@ -186,6 +186,8 @@ def makespan(
 
 def brute_force(tick: TickData, n_cores: int, n_modalities: int, n_rbs: int) -> tuple[int, dict]:
     """The tick optimum by enumeration: RB owners, chunk options, core maps, core sequences."""
+    if n_modalities**n_rbs > BRUTE_MAX_RB_MAPS:
+        raise ValueError(f"{n_modalities}^{n_rbs} RB maps: brute force takes at most {BRUTE_MAX_RB_MAPS}")
     best, arg = None, {}
     options = range(len(tick.options))
     for choice in itertools.product(options, repeat=n_modalities):
