@@ -105,6 +105,12 @@ BUILTINS: dict[str, BuiltinInfo] = {
         True,
         Lazy(_CVXPY_CLS, ("clarabel",)),
     ),
+    "cpsat": BuiltinInfo(
+        "CP-SAT (OR-Tools): constraint programming for scheduling",
+        frozenset({ModelKind.CP}),
+        True,
+        Lazy("optsplit.solvers.cpsat:CpSatBackend"),
+    ),
     "scipy": BuiltinInfo(
         "Dijkstra of scipy.sparse.csgraph",
         frozenset({ModelKind.GRAPH}),
