@@ -164,6 +164,7 @@ class CpSatBackend:
     description = "CP-SAT (OR-Tools): constraint programming for scheduling"
     kinds = frozenset({ModelKind.CP})
     integers = True
+    nonlinear = False
 
     def available(self) -> tuple[bool, str]:
         return True, ""

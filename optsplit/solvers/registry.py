@@ -109,6 +109,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
         "CP-SAT (OR-Tools): constraint programming for scheduling",
         frozenset({ModelKind.CP}),
         True,
+        False,
         Lazy("optsplit.solvers.cpsat:CpSatBackend"),
     ),
     "scipy": BuiltinInfo(

@@ -25,6 +25,7 @@ from optsplit.instance.model import Instance
 from optsplit.problem import Method
 from optsplit.result import Evaluation, Result, SolutionStatus, Termination
 from optsplit.solvers.options import SolveOptions
+from optsplit.solvers.registry import ModelKind
 from optsplit.spec import Generator, Section
 from optsplit.timeline import Timeline
 
@@ -122,14 +123,18 @@ class MultimodalFormulation:
                 "at a time resolution; continuous makespan re-evaluated by the engine",
                 "exact",
                 _exact("cpsat"),
-                ("cpsat",),
+                (ModelKind.CP,),
+                "cpsat",
+                integers=True,
             ),
             "exact-milp": Method(
                 "exact-milp",
                 "disjunctive MILP of the same tick model (cross-check), HiGHS",
                 "exact",
                 _exact("milp"),
-                ("highs",),
+                (ModelKind.LINEAR,),
+                "highs",
+                integers=True,
                 writes_model=True,
             ),
             "brute": Method(
