@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from optsplit.problem import formulations
-from optsplit.solvers.registry import BACKENDS, backend_status
+from optsplit.solvers.registry import BACKENDS, backend_status, backend_traits
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,14 @@ class MethodRow:
     description: str
 
 
-def backend_rows() -> list[BackendRow]:
+def backend_rows(deep: bool = False) -> list[BackendRow]:
+    """One row per registered back-end; ``deep`` imports each solver to prove it runs here
+    (otherwise built-ins are judged by their installed packages, without importing them)."""
     rows = []
     for name in BACKENDS.names():
-        ok, why, version = backend_status(name)
+        ok, why, version = backend_status(name, deep)
         try:
-            kinds = ", ".join(sorted(k.value for k in BACKENDS.get(name).kinds))
+            kinds = ", ".join(sorted(k.value for k in backend_traits(name)[0]))
         except Exception:  # reported through `why`
             kinds = "?"
         rows.append(BackendRow(name, kinds, ok, version, why))

@@ -313,7 +313,8 @@ def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int, schedule
 
 
 @cli.command("list")
-def list_() -> None:
+@click.option("--check", "deep", is_flag=True, help="import every solver to prove it runs here (slower)")
+def list_(deep: bool) -> None:
     """Formulations and their methods; every solver back-end, its version, or why it cannot run."""
     from optsplit.availability import backend_rows, method_rows
     from optsplit.problem import formulations
@@ -332,7 +333,7 @@ def list_() -> None:
     console = _stdout()
     console.print(methods)
     backends_table = Table("back-end", "models", "version", "status")
-    for b in backend_rows():
+    for b in backend_rows(deep):
         status = "available" if b.available else f"unavailable: {b.reason}"
         backends_table.add_row(*(escape(v) for v in (b.name, b.kinds, b.version or "-", status)))
     console.print(backends_table)

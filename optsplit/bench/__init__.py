@@ -7,10 +7,11 @@ from optsplit.bench.runner import Case, Suite, run_suite
 
 
 def suites() -> dict[str, Suite]:
-    """Every registered formulation's benchmark suites, by name."""
+    """The core's suites (start-up, schedule engine) and every registered formulation's, by name."""
+    from optsplit.bench.core import SUITES
     from optsplit.problem import formulations
 
-    out: dict[str, Suite] = {}
+    out: dict[str, Suite] = dict(SUITES)
     for form in formulations().values():
         owned = getattr(form, "suites", None)
         out.update(owned() if callable(owned) else {})

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol, runtime_checkable
 
 from optsplit.errors import SolverUnavailableError
@@ -61,6 +62,7 @@ class BuiltinInfo:
     integers: bool
     nonlinear: bool
     target: Lazy
+    packages: tuple[str, ...] = ()  # distributions it needs: checked without importing them
 
 
 BACKENDS: Registry[Backend] = Registry("back-end", "optsplit.backends", lambda b: isinstance(b, Backend))
@@ -77,9 +79,15 @@ BUILTINS: dict[str, BuiltinInfo] = {
         True,
         False,
         Lazy("optsplit.solvers.highs:HighsBackend"),
+        ("highspy",),
     ),
     "pyomo-highs": BuiltinInfo(
-        "HiGHS through Pyomo", frozenset({_LINEAR, _PYOMO}), True, False, Lazy(_PYOMO_CLS, ("highs",))
+        "HiGHS through Pyomo",
+        frozenset({_LINEAR, _PYOMO}),
+        True,
+        False,
+        Lazy(_PYOMO_CLS, ("highs",)),
+        ("pyomo", "highspy"),
     ),
     "pyomo-scip": BuiltinInfo(
         "SCIP through Pyomo (scip_direct): MILP and global MINLP",
@@ -87,9 +95,15 @@ BUILTINS: dict[str, BuiltinInfo] = {
         True,
         True,
         Lazy(_PYOMO_CLS, ("scip",)),
+        ("pyomo", "pyscipopt"),
     ),
     "cvxpy-highs": BuiltinInfo(
-        "HiGHS through CVXPY", frozenset({_LINEAR, _CVXPY}), True, False, Lazy(_CVXPY_CLS, ("highs",))
+        "HiGHS through CVXPY",
+        frozenset({_LINEAR, _CVXPY}),
+        True,
+        False,
+        Lazy(_CVXPY_CLS, ("highs",)),
+        ("cvxpy", "highspy"),
     ),
     "cvxpy-scip": BuiltinInfo(
         "SCIP through CVXPY (LP, MILP, SOCP)",
@@ -97,6 +111,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
         True,
         False,
         Lazy(_CVXPY_CLS, ("scip",)),
+        ("cvxpy", "pyscipopt"),
     ),
     "cvxpy-clarabel": BuiltinInfo(
         "Clarabel (interior point, no integers) through CVXPY",
@@ -104,6 +119,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
         False,
         True,
         Lazy(_CVXPY_CLS, ("clarabel",)),
+        ("cvxpy", "clarabel"),
     ),
     "cpsat": BuiltinInfo(
         "CP-SAT (OR-Tools): constraint programming for scheduling",
@@ -111,6 +127,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
         True,
         False,
         Lazy("optsplit.solvers.cpsat:CpSatBackend"),
+        ("ortools",),
     ),
     "scipy": BuiltinInfo(
         "Dijkstra of scipy.sparse.csgraph",
@@ -118,6 +135,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
         False,
         False,
         Lazy("optsplit.solvers.graph:ScipyDijkstra"),
+        ("scipy",),
     ),
 }
 for _name, _info in BUILTINS.items():
@@ -129,7 +147,8 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
     BACKENDS.register(backend.name, backend, replace=replace)
 
 
-def _traits(name: str) -> tuple[frozenset[ModelKind], bool, bool]:
+def backend_traits(name: str) -> tuple[frozenset[ModelKind], bool, bool]:
+    """(model kinds, integers, nonlinear) of a back-end; a built-in is not imported for it."""
     info = BUILTINS.get(name)
     if info is not None and BACKENDS.get_if_loaded(name) is None:
         return info.kinds, info.integers, info.nonlinear
@@ -144,7 +163,7 @@ def backend_names(kinds: Iterable[ModelKind], integers: bool = False, nonlinear:
     out = []
     for name in BACKENDS.names():
         try:
-            accepts, has_integers, has_nonlinear = _traits(name)
+            accepts, has_integers, has_nonlinear = backend_traits(name)
         except Exception:  # a plug-in that fails to load is listed by `optsplit list`, not here
             continue
         if accepts & wanted and (has_integers or not integers) and (has_nonlinear or not nonlinear):
@@ -161,11 +180,27 @@ def get_backend(name: str) -> Backend:
     return backend
 
 
-def backend_status(name: str) -> tuple[bool, str, str]:
-    """(available, the reason when not, version); a failed import counts as unavailable."""
+def backend_status(name: str, deep: bool = False) -> tuple[bool, str, str]:
+    """(available, the reason when not, version); a failed import counts as unavailable.
+
+    For a built-in not yet imported, and unless ``deep``, the answer comes from the installed
+    distributions' metadata (nothing is imported, so `optsplit list` stays fast)."""
+    info = BUILTINS.get(name)
+    if info is not None and not deep and BACKENDS.get_if_loaded(name) is None:
+        return _installed(info.packages)
     try:
         backend = BACKENDS.get(name)
         ok, why = backend.available()
         return ok, why, backend.version() if ok else ""
     except Exception as exc:  # a missing shared library surfaces as anything
         return False, f"{type(exc).__name__}: {exc}", ""
+
+
+def _installed(packages: tuple[str, ...]) -> tuple[bool, str, str]:
+    versions = []
+    for package in packages:
+        try:
+            versions.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            return False, f"package '{package}' is not installed", ""
+    return True, "", ", ".join(versions)
