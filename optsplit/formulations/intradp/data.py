@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,19 @@ class IntraDPData:
     @property
     def down_rate(self) -> float:
         return self.downlink * MB
+
+    @cached_property
+    def out_edges(self) -> tuple[np.ndarray, ...]:
+        """Per position, the indices of the edges it produces."""
+        bounds = np.searchsorted(self.edge_src, np.arange(self.n_positions + 1))
+        return tuple(np.arange(bounds[j], bounds[j + 1]) for j in range(self.n_positions))
+
+    @cached_property
+    def parents(self) -> tuple[np.ndarray, ...]:
+        """Per position, the positions it reads."""
+        order = np.argsort(self.edge_dst, kind="stable")
+        bounds = np.searchsorted(self.edge_dst[order], np.arange(self.n_positions + 1))
+        return tuple(self.edge_src[order[bounds[j] : bounds[j + 1]]] for j in range(self.n_positions))
 
     @property
     def is_chain(self) -> bool:

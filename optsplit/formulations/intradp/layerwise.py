@@ -103,40 +103,31 @@ def min_cut(
     a result left on the server pays its way down. Edges in ``forbidden`` are never cut."""
     p = data.n_positions
     src, dst = data.edge_src, data.edge_dst
-    producers = np.unique(src)
-    aux = {int(q): p + k for k, q in enumerate(producers)}
-    s, t = p + len(producers), p + len(producers) + 1
     end = p - 1
-    tails: list[int] = []
-    heads: list[int] = []
-    caps: list[float] = []
-
-    def add(a: int, b: int, c: float) -> None:
-        tails.append(a)
-        heads.append(b)
-        caps.append(c)
-
-    finite = []
-    for j in range(1, p - 1):
-        down_cost = sum(w.down[e] for e in np.flatnonzero((src == j) & (dst == end)))
-        add(s, j, w.srv[j] + down_cost)
-        add(j, t, w.dev[j])
-        finite += [w.srv[j] + down_cost, w.dev[j]]
-    add(s, 0, np.inf)
-    for q in producers.tolist():
-        consumers = [e for e in np.flatnonzero(src == q) if dst[e] != end]
-        if not consumers:
-            continue
-        cost = max(w.up[e] for e in consumers)
-        cut_never = any(e in forbidden for e in consumers)
-        add(q, aux[q], np.inf if cut_never else cost)
-        finite.append(cost)
-        for e in consumers:
-            add(aux[q], int(dst[e]), np.inf)
-            add(int(dst[e]), q, np.inf)
-    total = float(np.sum(finite)) or 1.0
+    inner = dst != end
+    producers = np.unique(src[inner])
+    aux = np.full(p, -1)
+    aux[producers] = p + np.arange(producers.size)
+    s, t = p + producers.size, p + producers.size + 1
+    ops = np.arange(1, p - 1)
+    down_cost = np.bincount(src[~inner], w.down[~inner], minlength=p)
+    up_cost = np.zeros(p)
+    np.maximum.at(up_cost, src[inner], w.up[inner])
+    blocked = np.zeros(p, dtype=bool)
+    if forbidden:
+        f = np.array(sorted(forbidden))
+        blocked[src[f[inner[f]]]] = True
+    up_cap = np.where(blocked[producers], np.inf, up_cost[producers])
+    e_in = np.flatnonzero(inner)
+    tails = np.concatenate(([s], np.full(ops.size, s), ops, producers, aux[src[e_in]], dst[e_in]))
+    heads = np.concatenate(([0], ops, np.full(ops.size, t), aux[producers], dst[e_in], src[e_in]))
+    caps = np.concatenate(
+        ([np.inf], w.srv[ops] + down_cost[ops], w.dev[ops], up_cap, np.full(2 * e_in.size, np.inf))
+    )
+    finite = np.isfinite(caps)
+    total = float(caps[finite].sum()) or 1.0
     scale = (INF_FLOW // 4) / total
-    cap = np.array([INF_FLOW if not np.isfinite(c) else round(c * scale) for c in caps], dtype=np.int32)
+    cap = np.where(finite, np.rint(np.where(finite, caps, 0.0) * scale), INF_FLOW).astype(np.int32)
     n = t + 1
     graph = sp.csr_matrix((cap, (tails, heads)), shape=(n, n))
     graph.sum_duplicates()
@@ -155,5 +146,5 @@ def min_cut(
                 stack.append(int(u))
     x = np.where(reach[:p], 1.0, 0.0)
     x[data.fixed] = 1.0
-    cut = [int(e) for e in range(src.size) if dst[e] != end and x[src[e]] == 1 and x[dst[e]] == 0]
+    cut = np.flatnonzero((dst != end) & (x[src] == 1) & (x[dst] == 0)).tolist()
     return x, cut

@@ -13,6 +13,7 @@ so the optimum equals the recursion's value of the optimal grid plan.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,6 +124,10 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
                 rows.add(cols, np.array([1.0, -1.0, -1.0]), 0.0, inf)
             cols = np.array([blk[link][j], blk[after][j], blk[air][j], blk[z][j]])
             rows.add(cols, np.array([1.0, -1.0, -1.0, -big[j]]), -big[j], inf)
+    # Valid cuts: every server task and upload feeds work whose result comes back down before
+    # ``end``, so the latency is at least the server and uplink clocks after the last position.
+    for clock in (SC, UC):
+        rows.add(np.array([blk[DC][p - 1], blk[clock][p - 1]]), np.array([1.0, -1.0]), 0.0, inf)
     a, lo, hi = rows.matrix(lay.n)
 
     c = np.zeros(lay.n)
@@ -148,16 +153,16 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     integer[: p * g1] = True
     integer[blk[ZU]] = True
     integer[blk[ZD]] = True
-    names = [f"u[{data.names[j]},{g}]" for j in range(p) for g in range(g1)]
+    names = [f"u_{data.names[j]}_{g}" for j in range(p) for g in range(g1)]
     for label in ("zu", "zd", "tu", "td", "D", "S", "U", "W"):
-        names += [f"{label}[{n}]" for n in data.names]
+        names += [f"{label}_{n}" for n in data.names]
     model = LinearModel(c, a, lo, hi, col_lower, col_upper, integer, 0.0, _safe(names), None)
     return model, lay
 
 
 def _safe(names: list[str]) -> list[str]:
-    """Column names an LP file accepts (no spaces or operators)."""
-    return [n.replace(" ", "_").replace("+", "p").replace("-", "_").replace(":", "_") for n in names]
+    """Column names an LP file accepts: letters, digits, '_' and '.' only."""
+    return [re.sub(r"[^A-Za-z0-9_.]", "_", n) for n in names]
 
 
 def read_plan(values: np.ndarray, lay: Layout) -> np.ndarray:

@@ -106,7 +106,7 @@ def candidate_groups(data: IntraDPData, tables: GridTables) -> list[list[int]]:
             break
         forbidden |= set(cut)
         for q in dict.fromkeys(int(src[e]) for e in cut):
-            group = sorted({int(c) for c in dst[src == q] if not data.fixed[c]})
+            group = sorted({int(c) for c in dst[data.out_edges[q]] if not data.fixed[c]})
             if group and group not in groups:
                 groups.append(group)
     return groups[:MAX_GROUPS]
@@ -120,7 +120,7 @@ def fill(data: IntraDPData, grid: int, groups: list[list[int]], values: np.ndarr
     set_at = np.full(p, -1)
     for gi, group in enumerate(groups):
         set_at[group] = gi
-    parents = [data.edge_src[data.edge_dst == j] for j in range(p)]
+    parents = data.parents
     g = np.empty((k, p), dtype=np.int64)
     g[:, 0] = grid
     for j in range(1, p):
