@@ -34,7 +34,7 @@ def instance(tmp_path: Path, **kw) -> optsplit.Instance:
 
 
 def solve(inst, method, **kw):
-    res = optsplit.solve(inst, solver=method, threads=1, **kw)
+    res = optsplit.solve(inst, solver=method, **kw)
     report = optsplit.check(inst, res)
     assert report.ok, (method, report.messages())
     return res
