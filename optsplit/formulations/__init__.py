@@ -20,3 +20,4 @@ FORMULATIONS: Registry[Any] = Registry("formulation", "optsplit.formulations", _
 FORMULATIONS.add_builtin("routing", Lazy("optsplit.formulations.routing:RoutingFormulation"))
 FORMULATIONS.add_builtin("robust", Lazy("optsplit.formulations.robust:RobustFormulation"))
 FORMULATIONS.add_builtin("multimodal", Lazy("optsplit.formulations.multimodal:MultimodalFormulation"))
+FORMULATIONS.add_builtin("intradp", Lazy("optsplit.formulations.intradp:IntraDPFormulation"))

@@ -1,0 +1,312 @@
+"""Formulation `intradp` (Sun et al., arXiv 2507.05829, Intra-DP): split inside operators.
+
+Each operator's output rows are shared between the device (share x) and the server (1 − x);
+where the tiles of consecutive operators differ, rows cross the link with their halo; the two
+processors compute concurrently and each link direction is a FIFO (the recursion C.4).
+Minimise latency, or device energy under a latency bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optsplit.errors import OptionError
+from optsplit.formulations.intradp import planners
+from optsplit.formulations.intradp.data import KEY, SECTION, IntraDPData, prepare
+from optsplit.formulations.intradp.evaluate import build_timeline, evaluate_plan, read_shares
+from optsplit.formulations.intradp.recursion import durations, figures
+from optsplit.formulations.intradp.slicing import exchanges, grid_tables, held_rows
+from optsplit.problem import Method
+from optsplit.result import Evaluation, Result, SolutionStatus, Termination
+from optsplit.solvers.options import SolveOptions
+from optsplit.solvers.registry import ModelKind
+from optsplit.spec import Generator, Section
+
+if TYPE_CHECKING:
+    from optsplit.bench.runner import Suite
+    from optsplit.timeline import Timeline
+
+log = logging.getLogger(__name__)
+MILP_OPTIONS = ("grid", "start")  # solver_options the MILP reads itself (the rest go to the solver)
+
+
+def make_plan(data: IntraDPData, shares: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan {shares, exchanges} of a share vector, and its figures by the recursion."""
+    m = held_rows(data, shares)[None, :]
+    ex = exchanges(data, m)
+    f = figures(data, m, ex)
+    d = durations(data, m, ex)
+    records = []
+    for tag, rows, air in (("up", ex.up_rows[0], d.up[0]), ("down", ex.down_rows[0], d.down[0])):
+        for j in np.flatnonzero(rows > 0):
+            records.append(
+                {
+                    "tensor": data.names[j],
+                    "direction": tag,
+                    "rows": int(rows[j]),
+                    "bytes": float(rows[j] * data.row_bytes[j]),
+                    "airtime_ms": float(air[j] * 1e3),
+                }
+            )
+    records.sort(key=lambda r: data.names.index(str(r["tensor"])))
+    plan = {
+        "shares": {data.names[j]: float(shares[j]) for j in range(data.n_positions) if not data.fixed[j]},
+        "exchanges": records,
+    }
+    figs = {
+        "latency": float(f.latency[0]),
+        "energy": float(f.energy[0]),
+        "device_busy": float(f.busy[0]),
+        "airtime_up": float(f.airtime_up[0]),
+        "airtime_down": float(f.airtime_down[0]),
+    }
+    return plan, figs
+
+
+def _value(data: IntraDPData, figs: Mapping[str, float]) -> float:
+    return figs["latency"] if data.objective == "latency" else figs["energy"]
+
+
+def _bound_ok(data: IntraDPData, figs: Mapping[str, float]) -> bool:
+    from optsplit.tolerances import PLAN_RELATIVE
+
+    return data.objective == "latency" or figs["latency"] <= (data.latency_bound or 0) * (1 + PLAN_RELATIVE)
+
+
+def planned_result(
+    data: IntraDPData, shares: np.ndarray, runtime: float, backend: str, metrics: dict[str, Any]
+) -> Result:
+    """Result of a planner (no optimality claim): feasible, or infeasible with the reason."""
+    plan, figs = make_plan(data, shares)
+    ok = _bound_ok(data, figs)
+    why = None if ok else f"latency {figs['latency']:.6g} s exceeds the bound {data.latency_bound:.6g} s"
+    return Result(
+        KEY,
+        "",
+        Termination.HEURISTIC,
+        SolutionStatus.FEASIBLE if ok else SolutionStatus.INFEASIBLE,
+        _value(data, figs),
+        None,
+        runtime,
+        plan,
+        {**figs, **metrics},
+        backend,
+        why,
+    )
+
+
+def _shares(gidx: np.ndarray, grid: int) -> np.ndarray:
+    return gidx / grid
+
+
+def run_baseline(kind: str) -> Any:
+    def run(data: IntraDPData, backend: str | None, options: SolveOptions) -> Result:
+        t0 = time.perf_counter()
+        g = planners.HEURISTIC_GRID
+        extra: dict[str, Any]
+        if kind == "all-local":
+            gidx, extra = planners.all_local(data, g), {}
+        elif kind == "all-offload":
+            gidx, extra = planners.all_offload(data, g), {}
+        else:
+            best = planners.plan_layerwise(data, grid_tables(data, g))
+            gidx, extra = (
+                best.gidx,
+                {"chosen": best.source, "rule": "layered path" if data.is_chain else "min cut"},
+            )
+        return planned_result(data, _shares(gidx, g), time.perf_counter() - t0, "numpy/scipy", extra)
+
+    return run
+
+
+def run_intradp(data: IntraDPData, backend: str | None, options: SolveOptions) -> Result:
+    """The paper-style planner; with solver_options bandwidth_table = [MB/s, …] it precomputes
+    a plan per bandwidth and uses the one looked up for the instance's bandwidth."""
+    unknown = set(options.extra) - {"bandwidth_table"}
+    if unknown:
+        raise OptionError(f"intradp takes solver_options 'bandwidth_table' only, got {sorted(unknown)}")
+    t0 = time.perf_counter()
+    g = planners.HEURISTIC_GRID
+    table = options.extra.get("bandwidth_table")
+    if table is None:
+        best = planners.plan_intradp(data, grid_tables(data, g))
+        return planned_result(
+            data,
+            _shares(best.gidx, g),
+            time.perf_counter() - t0,
+            "numpy/scipy",
+            {"chosen": best.source, "plans_scored": best.tried, **best.notes},
+        )
+    values = list(table) if isinstance(table, (list, tuple)) else None
+    if not values or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values
+    ):
+        raise OptionError("bandwidth_table must be a non-empty list of bandwidths (MB/s) > 0")
+    rows = planners.plan_table(data, [float(v) for v in values])
+    row = planners.lookup(rows, data.bandwidth)
+    metrics = {
+        "looked_up_bandwidth": row.bandwidth,
+        "table": [
+            {"bandwidth": r.bandwidth, "objective": r.value, "plan_time": r.plan_time, "chosen": r.source}
+            for r in rows
+        ],
+        "max_plan_time": max(r.plan_time for r in rows),
+    }
+    return planned_result(data, _shares(row.gidx, g), time.perf_counter() - t0, "numpy/scipy", metrics)
+
+
+def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
+    """The exact MILP on the share grid (instance `grid`, or solver_options grid = G)."""
+    from optsplit.formulations.intradp import milp
+    from optsplit.solvers import solve_linear
+
+    grid = options.extra.get("grid", data.grid)
+    if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 100:
+        raise OptionError(f"grid must be an integer in 1..100, got {grid!r:.40}")
+    use_start = options.extra.get("start", True)
+    solver_opts = replace(options, extra={k: v for k, v in options.extra.items() if k not in MILP_OPTIONS})
+    t0 = time.perf_counter()
+    tables = grid_tables(data, grid)
+    model, lay = milp.build(data, tables)
+    start = None
+    heuristic_value = None
+    if use_start:
+        best = planners.plan_intradp(data, grid_tables(data, planners.HEURISTIC_GRID))
+        m = held_rows(data, _shares(best.gidx, planners.HEURISTIC_GRID))[None, :]
+        start = milp.start_vector(tables, lay, m[0], durations(data, m, exchanges(data, m)))
+        heuristic_value = best.value
+    build_time = time.perf_counter() - t0
+    out = solve_linear(model, backend or "highs", solver_opts, start)
+    metrics: dict[str, Any] = {
+        "build_time": build_time,
+        "grid": grid,
+        "columns": model.num_cols,
+        "rows": model.num_rows,
+        "binaries": int(model.integer.sum()),
+        "mip_start": start is not None,
+        "start_objective": heuristic_value,
+        "milp_objective": out.objective,
+    }
+    runtime = build_time + out.runtime
+    if not out.has_solution or out.values is None:
+        return Result(
+            KEY,
+            "",
+            out.termination,
+            out.solution_status,
+            None,
+            out.bound,
+            runtime,
+            None,
+            metrics,
+            out.solver,
+            "no share plan on the grid meets the latency bound"
+            if out.termination is Termination.INFEASIBLE
+            else None,
+            out.log,
+        )
+    shares = _shares(milp.read_plan(out.values, lay), grid)
+    plan, figs = make_plan(data, shares)
+    value = _value(data, figs)
+    if out.objective is not None and abs(value - out.objective) > 1e-6 * max(abs(value), 1e-12):
+        log.info("MILP objective %.9g, its plan evaluates to %.9g (slack in a max)", out.objective, value)
+    bound = None if out.bound is None else min(out.bound, value)
+    return Result(
+        KEY,
+        "",
+        out.termination,
+        out.solution_status,
+        value,
+        bound,
+        runtime,
+        plan,
+        {**figs, **metrics},
+        out.solver,
+        None,
+        out.log,
+    )
+
+
+class IntraDPFormulation:
+    """Intra-DP: shares of every operator between device and server, halo-exact transfers."""
+
+    key = KEY
+    title = "Intra-operator split between device and server (Intra-DP)"
+    reference = "Sun et al., Intra-DP, arXiv 2507.05829"
+    objective_name = "latency [s] (or device energy [J] under a latency bound)"
+    sense = "minimize"
+    default_method = "intradp"
+    plan_legend = (
+        "shares: per operator, the fraction of its output rows computed on the device (1 = all "
+        "device, 0 = all server); exchanges: rows of a tensor sent up (device → server) or down, "
+        "halo included"
+    )
+
+    def sections(self) -> Mapping[str, Section]:
+        return {KEY: SECTION}
+
+    def methods(self) -> Mapping[str, Method]:
+        return {
+            "milp": Method(
+                "milp",
+                "exact MILP on the share grid {0, 1/G, …, 1} (C.5), MIP start from the heuristic",
+                "exact",
+                run_milp,
+                (ModelKind.LINEAR,),
+                "highs",
+                integers=True,
+                writes_model=True,
+            ),
+            "intradp": Method(
+                "intradp",
+                "Intra-DP's planner: min-cut candidates × share grid, fallbacks; bandwidth_table option",
+                "heuristic",
+                run_intradp,
+            ),
+            "layerwise": Method(
+                "layerwise",
+                "best layer-wise split: layered shortest path (chains), DADS min cut (DAGs)",
+                "baseline",
+                run_baseline("layerwise"),
+            ),
+            "all-local": Method(
+                "all-local", "everything on the device", "baseline", run_baseline("all-local")
+            ),
+            "all-offload": Method(
+                "all-offload",
+                "send the input, compute on the server, return the result",
+                "baseline",
+                run_baseline("all-offload"),
+            ),
+        }
+
+    def prepare(self, instance: Any) -> IntraDPData:
+        return prepare(instance)
+
+    def evaluate(self, instance: Any, plan: Mapping[str, Any]) -> Evaluation:
+        return evaluate_plan(prepare(instance), plan)
+
+    def timeline(self, instance: Any, plan: Mapping[str, Any]) -> tuple[Timeline, np.ndarray]:
+        """The plan's tasks on device, server, uplink and downlink, with their earliest starts."""
+        from optsplit.timeline import earliest
+
+        data = prepare(instance)
+        m = held_rows(data, read_shares(data, plan))[None, :]
+        tl = build_timeline(data, durations(data, m, exchanges(data, m)))
+        return tl, earliest(tl)
+
+    def generators(self) -> Mapping[str, Generator]:
+        from optsplit.formulations.intradp.generate import GENERATOR
+
+        return {GENERATOR.name: GENERATOR}
+
+    def suites(self) -> Mapping[str, Suite]:
+        from optsplit.formulations.intradp.bench import SUITE
+
+        return {SUITE.name: SUITE}

@@ -1,0 +1,191 @@
+"""The exact MILP on a share grid (C.5, with the exact halo of the contiguous-tile rule).
+
+Columns: u[j, g] (position j takes share g/G, one-hot), zu[j] / zd[j] (position j's tensor
+crosses up / down), tu[j] / td[j] (airtime, s), and the clocks D, S, U, W (device, server,
+uplink, downlink) after every position. Rows: one-hot; per data edge p → c, airtime ≥ the
+rows the server's part of c lacks (held_p − lo_c) or the device's part lacks (hi_c − held_p),
+each linear in u (tables of exact rows per grid point); tu ≤ max·zu; and the recursion:
+    D_j ≥ D_{j−1} + dev_j,  D_j ≥ W_{j−1} + dev_j,  S_j ≥ S_{j−1} + srv_j,  S_j ≥ U_{j−1} + srv_j,
+    U_j ≥ U_{j−1} + tu_j,   U_j ≥ D_j + tu_j − M_j (1 − zu_j),   (W symmetric with S, td, zd).
+Every max(0, ·) is met from above, and a larger airtime or clock never lowers the objective,
+so the optimum equals the recursion's value of the optimal grid plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from optsplit.formulations.intradp.data import IntraDPData
+from optsplit.formulations.intradp.recursion import Durations, clocks
+from optsplit.formulations.intradp.slicing import GridTables
+from optsplit.solvers.linear import LinearModel
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column offsets of the MILP's variable blocks."""
+
+    p: int
+    g1: int  # G + 1
+
+    @property
+    def u(self) -> int:
+        return 0
+
+    def block(self, k: int) -> int:
+        """Start of the k-th per-position block after u: zu, zd, tu, td, D, S, U, W."""
+        return self.p * self.g1 + k * self.p
+
+    @property
+    def n(self) -> int:
+        return self.block(8)
+
+
+ZU, ZD, TU, TD, DC, SC, UC, WC = range(8)
+
+
+class _Rows:
+    """Collects sparse rows lower ≤ a·x ≤ upper."""
+
+    def __init__(self) -> None:
+        self.r: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+
+    def add(self, cols: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> None:
+        self.r.append(np.full(len(cols), len(self.lo)))
+        self.c.append(np.asarray(cols, dtype=np.int64))
+        self.v.append(np.asarray(vals, dtype=float))
+        self.lo.append(lo)
+        self.hi.append(hi)
+
+    def matrix(self, n: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        a = sp.csr_matrix(
+            (np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
+            shape=(len(self.lo), n),
+        )
+        a.sum_duplicates()
+        return a, np.array(self.lo), np.array(self.hi)
+
+
+def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
+    """The MILP of ``data`` on the grid of ``t``."""
+    p, g1 = data.n_positions, t.grid + 1
+    lay = Layout(p, g1)
+    inf = np.inf
+    ucol = np.arange(p * g1).reshape(p, g1)
+    blk = [lay.block(k) + np.arange(p) for k in range(8)]
+    frac = t.m / data.rows[:, None]
+    dev_coef = data.t_dev[:, None] * frac  # dev_j = Σ_g dev_coef[j, g] u[j, g]
+    srv_coef = data.t_srv[:, None] * (1 - frac)
+    up_sec = data.row_bytes / data.up_rate  # per row of each position's tensor
+    down_sec = data.row_bytes / data.down_rate
+    tu_max = data.rows * up_sec
+    td_max = data.rows * down_sec
+    big = np.cumsum(data.t_dev + data.t_srv + tu_max + td_max)  # bounds every clock up to j
+
+    rows = _Rows()
+    for j in range(p):
+        rows.add(ucol[j], np.ones(g1), 1.0, 1.0)
+    for e, (q, c) in enumerate(zip(data.edge_src.tolist(), data.edge_dst.tolist())):
+        # tu_q − up_sec_q (Σ m[q, g] u[q, g] − Σ lo[e, h] u[c, h]) ≥ 0
+        cols = np.concatenate(([blk[TU][q]], ucol[q], ucol[c]))
+        vals = np.concatenate(([1.0], -up_sec[q] * t.m[q], up_sec[q] * t.lo[e]))
+        rows.add(cols, vals, 0.0, inf)
+        cols = np.concatenate(([blk[TD][q]], ucol[c], ucol[q]))
+        vals = np.concatenate(([1.0], -down_sec[q] * t.hi[e], down_sec[q] * t.m[q]))
+        rows.add(cols, vals, 0.0, inf)
+    for j in range(p):
+        rows.add(np.array([blk[TU][j], blk[ZU][j]]), np.array([1.0, -tu_max[j]]), -inf, 0.0)
+        rows.add(np.array([blk[TD][j], blk[ZD][j]]), np.array([1.0, -td_max[j]]), -inf, 0.0)
+        for clock, prev_same, prev_other, coef in (
+            (DC, DC, WC, dev_coef[j]),
+            (SC, SC, UC, srv_coef[j]),
+        ):
+            for prev in (prev_same, prev_other):
+                if j == 0:
+                    rows.add(
+                        np.concatenate(([blk[clock][j]], ucol[j])), np.concatenate(([1.0], -coef)), 0.0, inf
+                    )
+                    break
+                cols = np.concatenate(([blk[clock][j], blk[prev][j - 1]], ucol[j]))
+                rows.add(cols, np.concatenate(([1.0, -1.0], -coef)), 0.0, inf)
+        for link, air, z, after in ((UC, TU, ZU, DC), (WC, TD, ZD, SC)):
+            if j == 0:
+                rows.add(np.array([blk[link][j], blk[air][j]]), np.array([1.0, -1.0]), 0.0, inf)
+            else:
+                cols = np.array([blk[link][j], blk[link][j - 1], blk[air][j]])
+                rows.add(cols, np.array([1.0, -1.0, -1.0]), 0.0, inf)
+            cols = np.array([blk[link][j], blk[after][j], blk[air][j], blk[z][j]])
+            rows.add(cols, np.array([1.0, -1.0, -1.0, -big[j]]), -big[j], inf)
+    # Valid cuts: every server task and upload feeds work whose result comes back down before
+    # ``end``, so the latency is at least the server and uplink clocks after the last position.
+    for clock in (SC, UC):
+        rows.add(np.array([blk[DC][p - 1], blk[clock][p - 1]]), np.array([1.0, -1.0]), 0.0, inf)
+    a, lo, hi = rows.matrix(lay.n)
+
+    c = np.zeros(lay.n)
+    end_clock = blk[DC][p - 1]
+    col_lower = np.zeros(lay.n)
+    col_upper = np.full(lay.n, inf)
+    col_upper[: p * g1] = t.allowed.ravel().astype(float)
+    col_upper[blk[ZU]] = 1.0
+    col_upper[blk[ZD]] = 1.0
+    col_upper[blk[TU]] = tu_max
+    col_upper[blk[TD]] = td_max
+    if data.objective == "latency":
+        c[end_clock] = 1.0
+    else:
+        pw = data.power
+        assert data.latency_bound is not None
+        c[end_clock] = pw.idle
+        c[ucol.ravel()] = (pw.compute - pw.idle) * dev_coef.ravel()
+        c[blk[TU]] = pw.transmit
+        c[blk[TD]] = pw.receive
+        col_upper[end_clock] = data.latency_bound
+    integer = np.zeros(lay.n, dtype=bool)
+    integer[: p * g1] = True
+    integer[blk[ZU]] = True
+    integer[blk[ZD]] = True
+    names = [f"u_{data.names[j]}_{g}" for j in range(p) for g in range(g1)]
+    for label in ("zu", "zd", "tu", "td", "D", "S", "U", "W"):
+        names += [f"{label}_{n}" for n in data.names]
+    model = LinearModel(c, a, lo, hi, col_lower, col_upper, integer, 0.0, _safe(names), None)
+    return model, lay
+
+
+def _safe(names: list[str]) -> list[str]:
+    """Column names an LP file accepts: letters, digits, '_' and '.' only."""
+    return [re.sub(r"[^A-Za-z0-9_.]", "_", n) for n in names]
+
+
+def read_plan(values: np.ndarray, lay: Layout) -> np.ndarray:
+    """Grid index per position from a solution's one-hot u."""
+    u = values[: lay.p * lay.g1].reshape(lay.p, lay.g1)
+    return np.argmax(u, axis=1).astype(np.int64)
+
+
+def start_vector(t: GridTables, lay: Layout, m: np.ndarray, d: Durations) -> np.ndarray | None:
+    """A feasible point of the MILP from a plan's device rows m and its durations (a MIP
+    start); None when some row count is not on this grid."""
+    p, g1 = lay.p, lay.g1
+    x = np.zeros(lay.n)
+    canon = []
+    for j in range(p):
+        hits = np.flatnonzero(t.allowed[j] & (t.m[j] == m[j]))
+        if not hits.size:
+            return None
+        canon.append(hits[0])
+    x[np.arange(p) * g1 + np.array(canon)] = 1.0
+    dev, srv, up, down = (arr[0] for arr in clocks(d))
+    for k, vec in ((ZU, d.up[0] > 0), (ZD, d.down[0] > 0), (TU, d.up[0]), (TD, d.down[0])):
+        x[lay.block(k) + np.arange(p)] = vec
+    for k, vec in ((DC, dev), (SC, srv), (UC, up), (WC, down)):
+        x[lay.block(k) + np.arange(p)] = vec
+    return x

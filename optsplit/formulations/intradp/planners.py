@@ -1,0 +1,184 @@
+"""The planners that need no solver: the baselines and the paper-style `intradp` heuristic.
+
+A plan inside the planners is a vector of grid indices (share g/G per position). Every
+candidate is scored by the vectorised C.4 recursion; the chosen plan is re-scored by the
+evaluator (the schedule engine) before it is reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optsplit.formulations.intradp.data import IntraDPData
+from optsplit.formulations.intradp.layerwise import layered_path, min_cut, weights
+from optsplit.formulations.intradp.recursion import figures, objective
+from optsplit.formulations.intradp.slicing import GridTables, grid_exchanges, grid_tables
+
+HEURISTIC_GRID = 10
+# Intra-DP's share grid per candidate operator (from the authors' planner, C.4).
+CANDIDATE_SHARES = (0.0, 0.5, 0.6, 0.7, 1.0)
+CUT_ROUNDS = 3  # minimum cuts per plan, each excluding the edges found before (C.4)
+MAX_GROUPS = 4  # candidate groups (the first operator's and up to three cut tensors')
+ENERGY_BLENDS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)  # layer-wise weights tried for the energy objective
+
+
+def score(data: IntraDPData, tables: GridTables, gidx: np.ndarray) -> np.ndarray:
+    """Objective of plans given as grid indices (K, P); +inf where a bound is broken."""
+    m, ex = grid_exchanges(data, tables, gidx)
+    return objective(data, figures(data, m, ex))
+
+
+def to_grid(shares: np.ndarray, grid: int) -> np.ndarray:
+    """Grid indices of 0/1 (or on-grid) shares."""
+    return np.rint(np.asarray(shares) * grid).astype(np.int64)
+
+
+def all_local(data: IntraDPData, grid: int) -> np.ndarray:
+    return np.full(data.n_positions, grid, dtype=np.int64)
+
+
+def all_offload(data: IntraDPData, grid: int) -> np.ndarray:
+    g = np.zeros(data.n_positions, dtype=np.int64)
+    g[data.fixed] = grid
+    return g
+
+
+def layerwise_candidates(data: IntraDPData, tables: GridTables) -> list[np.ndarray]:
+    """Layer-wise plans: the shortest layered path (chains) or the minimum cut (DAGs), for the
+    latency weights and, for the energy objective, for blends of energy into them."""
+    blends = (0.0,) if data.objective == "latency" else ENERGY_BLENDS
+    out = []
+    for lam in blends:
+        w = weights(data, tables, lam)
+        x = layered_path(data, w) if data.is_chain else min_cut(data, w)[0]
+        out.append(to_grid(x, tables.grid))
+    return out
+
+
+@dataclass
+class Planned:
+    """A planner's choice (grid indices), its recursion score and what it tried."""
+
+    gidx: np.ndarray
+    value: float
+    tried: int
+    source: str
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+def best_of(data: IntraDPData, tables: GridTables, named: dict[str, list[np.ndarray]]) -> Planned:
+    """The best-scoring plan among named groups of candidates."""
+    labels = [name for name, plans in named.items() for _ in plans]
+    stack = np.array([g for plans in named.values() for g in plans])
+    values = score(data, tables, stack)
+    k = int(np.argmin(values))
+    return Planned(stack[k], float(values[k]), len(stack), labels[k])
+
+
+def plan_layerwise(data: IntraDPData, tables: GridTables) -> Planned:
+    """Best layer-wise partition, falling back to all-local / all-offload when they are better."""
+    return best_of(
+        data,
+        tables,
+        {
+            "layerwise": layerwise_candidates(data, tables),
+            "all-local": [all_local(data, tables.grid)],
+            "all-offload": [all_offload(data, tables.grid)],
+        },
+    )
+
+
+def candidate_groups(data: IntraDPData, tables: GridTables) -> list[list[int]]:
+    """Positions whose share the search sets, grouped (consumers of one tensor move together):
+    the first operators, then the consumers of the tensors each of CUT_ROUNDS minimum cuts
+    crosses (each round forbids the edges cut before)."""
+    src, dst = data.edge_src, data.edge_dst
+    groups: list[list[int]] = [sorted({int(c) for c in dst[src == 0]})]
+    forbidden: set[int] = set()
+    w = weights(data, tables, 0.0)
+    for _ in range(CUT_ROUNDS):
+        _, cut = min_cut(data, w, frozenset(forbidden))
+        if not cut:
+            break
+        forbidden |= set(cut)
+        for q in dict.fromkeys(int(src[e]) for e in cut):
+            group = sorted({int(c) for c in dst[data.out_edges[q]] if not data.fixed[c]})
+            if group and group not in groups:
+                groups.append(group)
+    return groups[:MAX_GROUPS]
+
+
+def fill(data: IntraDPData, grid: int, groups: list[list[int]], values: np.ndarray) -> np.ndarray:
+    """Plans from group shares (K, groups): a group's positions take its share, every other
+    position the least share of its inputs (C.4's tie rule); barriers round at one half."""
+    k = values.shape[0]
+    p = data.n_positions
+    set_at = np.full(p, -1)
+    for gi, group in enumerate(groups):
+        set_at[group] = gi
+    parents = data.parents
+    g = np.empty((k, p), dtype=np.int64)
+    g[:, 0] = grid
+    for j in range(1, p):
+        if data.fixed[j]:
+            g[:, j] = grid
+            continue
+        col = values[:, set_at[j]] if set_at[j] >= 0 else g[:, parents[j]].min(axis=1)
+        if not data.local[j]:
+            col = np.where(2 * col >= grid, grid, 0)
+        g[:, j] = col
+    return g
+
+
+def plan_intradp(data: IntraDPData, tables: GridTables) -> Planned:
+    """Intra-DP's planner: min-cut candidates × the share grid, filled and scored by the
+    recursion, against the layer-wise plan and all-local / all-offload."""
+    groups = candidate_groups(data, tables)
+    shares = to_grid(np.array(CANDIDATE_SHARES), tables.grid)
+    combos = np.array(list(itertools.product(shares, repeat=len(groups))), dtype=np.int64)
+    searched = fill(data, tables.grid, groups, combos)
+    best = best_of(
+        data,
+        tables,
+        {
+            "grid search": list(searched),
+            "layerwise": layerwise_candidates(data, tables),
+            "all-local": [all_local(data, tables.grid)],
+            "all-offload": [all_offload(data, tables.grid)],
+        },
+    )
+    best.notes = {"candidate_groups": [[data.names[j] for j in grp] for grp in groups]}
+    return best
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One bandwidth of a plan table: the plan made for it, its score there, planning time."""
+
+    bandwidth: float
+    gidx: np.ndarray
+    value: float
+    plan_time: float
+    source: str
+
+
+def plan_table(data: IntraDPData, bandwidths: list[float]) -> list[TableRow]:
+    """Plans precomputed per uplink bandwidth (MB/s), as Intra-DP switches them at run time."""
+    tables = grid_tables(data, HEURISTIC_GRID)
+    rows = []
+    for b in sorted(set(float(v) for v in bandwidths)):
+        t0 = time.perf_counter()
+        planned = plan_intradp(data.with_bandwidth(b), tables)
+        rows.append(TableRow(b, planned.gidx, planned.value, time.perf_counter() - t0, planned.source))
+    return rows
+
+
+def lookup(table: list[TableRow], bandwidth: float) -> TableRow:
+    """The row planned for the largest table bandwidth not above ``bandwidth`` (the smallest
+    row when the link is slower than every row): a plan made for a faster link is not used."""
+    below = [row for row in table if row.bandwidth <= bandwidth]
+    return below[-1] if below else table[0]
