@@ -109,6 +109,15 @@ def cli() -> None:
 @click.option("--write-model", type=click.Path(path_type=Path), help="export the model: .lp, .mps or .nl")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write the result JSON here")
 @click.option(
+    "-O",
+    "--solver-option",
+    "solver_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="passed to the method or its solver (VALUE read as JSON when it parses): "
+    "mip_max_nodes=100, bandwidth_table=[1,2,5,10,30] …",
+)
+@click.option(
     "--limit",
     "limits",
     multiple=True,
@@ -128,6 +137,7 @@ def solve(
     as_json: bool,
     write_model: Path | None,
     output: Path | None,
+    solver_options: tuple[str, ...],
     limits: tuple[str, ...],
 ) -> None:
     """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
@@ -155,6 +165,7 @@ def solve(
         seed=seed,
         verbose=verbose,
         write_model=write_model,
+        solver_options=_key_values(solver_options),
     )
     if output is not None:
         write_atomically(output, result.to_json() + "\n")
@@ -164,6 +175,20 @@ def solve(
         form = resolve_formulation(inst, result.formulation)
         print_result(_stdout(), result, str(file), form.objective_name, getattr(form, "plan_legend", ""))
     sys.exit(_exit_code(result))
+
+
+def _key_values(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """`KEY=VALUE` options as a dict; a VALUE that parses as JSON is taken as JSON."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InputError("expected KEY=VALUE", path=f"--solver-option {pair}")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
 
 
 def read_limits(pairs: tuple[str, ...]) -> ReadLimits:
