@@ -19,3 +19,4 @@ def _is_formulation(obj: Any) -> bool:
 FORMULATIONS: Registry[Any] = Registry("formulation", "optsplit.formulations", _is_formulation)
 FORMULATIONS.add_builtin("routing", Lazy("optsplit.formulations.routing:RoutingFormulation"))
 FORMULATIONS.add_builtin("robust", Lazy("optsplit.formulations.robust:RobustFormulation"))
+FORMULATIONS.add_builtin("online", Lazy("optsplit.formulations.online:OnlineFormulation"))
