@@ -227,7 +227,7 @@ def build(raw: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, Any]) ->
     )
     names.append(LOCAL)
     cuts.append(profile.depth)
-    cut = np.array(cuts)
+    cut_of = np.array(cuts)
 
     devices = raw["devices"]
     seen: dict[str, int] = {}
@@ -244,16 +244,16 @@ def build(raw: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, Any]) ->
         raise InputError(
             f"slot {slot} s is longer than the deadline {deadline} s", source=src, path=f"{KEY}.slot"
         )
-    slots = int(math.floor(deadline / slot + SLOT_ROUNDING))
+    slots = math.floor(deadline / slot + SLOT_ROUNDING)
     flops = profile.flops()
-    head = np.concatenate(([0.0], np.cumsum(flops)))[cut]  # FLOPs on the device per split
+    head = np.concatenate(([0.0], np.cumsum(flops)))[cut_of]  # FLOPs on the device per split
     tail = flops.sum() - head
     speed = np.array([d["speed"] for d in devices], float)
     t_loc = head[None, :] / speed[:, None]
     e_loc = t_loc * np.array([d["compute_power"] for d in devices], float)[:, None]
     t_edge = tail / float(raw["server_speed"])
-    elements = profile.tensor_bytes()[cut] / 4.0  # float32 tensors
-    bits = np.where(cut == profile.depth, 0.0, elements * float(raw.get("feature_bits", 8.0)))
+    elements = profile.tensor_bytes()[cut_of] / 4.0  # float32 tensors
+    bits = np.where(cut_of == profile.depth, 0.0, elements * float(raw.get("feature_bits", 8.0)))
     packet_bits = float(raw["packet_bits"])
     packets = np.ceil(bits / packet_bits - SLOT_ROUNDING).astype(np.int64)
     first = np.ceil(t_loc / slot - SLOT_ROUNDING).astype(np.int64)
@@ -262,7 +262,7 @@ def build(raw: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, Any]) ->
     local = len(names) - 1
     feasible = first < last[None, :]
     feasible[:, local] = t_loc[:, local] <= deadline * (1 + SLOT_ROUNDING)
-    arrays = [cut, bits, packets, t_loc, e_loc, t_edge, first, last, feasible]
+    arrays = [cut_of, bits, packets, t_loc, e_loc, t_edge, first, last, feasible]
     gain = np.array([path_loss_gain(d["distance"]) for d in devices])
     p_max = np.array([d["p_max"] for d in devices], float)
     budget = np.array([d["energy_budget"] for d in devices], float)
@@ -274,7 +274,7 @@ def build(raw: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, Any]) ->
         profile=profile,
         devices=tuple(d["name"] for d in devices),
         split_names=tuple(names),
-        cut=cut,
+        cut=cut_of,
         bits=bits,
         packets=packets,
         t_loc=t_loc,

@@ -104,9 +104,9 @@ def options(data: OnlineData, frames: int, seed: int) -> Options:
     omega = grid(n)
     J = omega.size - 1
     sends = [s for s in range(S) if s != data.local and data.packets[s] > 0]
-    O = 2 + len(sends) * J  # idle, device-only, then (split, share)
+    count = 2 + len(sends) * J  # idle, device-only, then (split, share)
     split_of = np.array([-1, data.local, *np.repeat(sends, J)])
-    shape = (frames, n, O)
+    shape = (frames, n, count)
     value, energy = np.zeros(shape), np.zeros(shape)
     charged, share = np.zeros(shape), np.zeros(shape)
     level, packets = np.zeros(shape), np.zeros(shape, np.int64)
