@@ -75,12 +75,12 @@ def _data(spec: dict[str, Any]) -> OnlineData:
 
 def _cases(quick: bool) -> list[Case]:
     frames = 12 if quick else 100
-    sweeps = {
+    sweeps: dict[str, list[dict[str, Any]]] = {
         "deadline": [{"deadline": d} for d in ((0.02, 0.04) if quick else (0.02, 0.025, 0.03, 0.04, 0.06))],
         "bandwidth": [{"bandwidth": w} for w in ((2e6,) if quick else (1e6, 2e6, 5e6, 10e6))],
         "users": [{"devices": n} for n in ((3,) if quick else (2, 5, 10, 20))],
     }
-    cases = []
+    cases: list[Case] = []
     for group, settings in sweeps.items():
         for change in settings:
             spec = {**BASE, **change, "frames": frames, "seed": 0}
@@ -286,11 +286,11 @@ def _plot(table: dict[tuple[str, str], dict[str, dict[str, str]]], out_dir: Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = (
+    groups: tuple[tuple[str, str, float, str], ...] = (
         ("deadline", "deadline", 1e3, "deadline [ms]"),
         ("bandwidth", "bandwidth", 1e-6, "bandwidth [MHz]"),
+        ("users", "devices", 1.0, "devices"),
     )
-    groups += (("users", "devices", 1.0, "devices"),)
     fig, axes = plt.subplots(2, 3, figsize=(14, 7))
     for col, (group, field, scale, label) in enumerate(groups):
         for method in METHODS:
