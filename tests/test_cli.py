@@ -145,7 +145,7 @@ def test_json_and_yaml_load_like_toml(tmp_path, line_doc) -> None:
 def test_unknown_names_on_cli(monkeypatch, capsys, tmp_path, line_doc) -> None:
     path = str(write(tmp_path, line_doc))
     code, _, err = run(monkeypatch, capsys, "solve", path, "-f", "teleport")
-    assert code == EXIT_INPUT and "unknown formulation 'teleport'; known: robust, routing" in err
+    assert code == EXIT_INPUT and "unknown formulation 'teleport'; known: online, robust, routing" in err
     code, _, err = run(monkeypatch, capsys, "solve", path, "-s", "gurobi")
     assert code == EXIT_INPUT and "unknown solver for 'routing' 'gurobi'" in err
     code, _, err = run(monkeypatch, capsys, "solve", path, "--time-limit", "-3")

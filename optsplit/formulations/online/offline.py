@@ -20,6 +20,7 @@ steps; the lowest UB found is reported. A primal offline plan is built from the 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +28,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from optsplit.result import Termination
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import SolveOptions
 from optsplit.solvers.registry import get_backend
 
 from .data import OnlineData
 from .env import draw
+
+log = logging.getLogger(__name__)
 
 GRID = 12  # bandwidth grid points
 BISECTIONS = 50  # water-level bisection steps
@@ -202,8 +206,11 @@ def _milp_frame(opt: Options, mu: np.ndarray, m: int) -> float | None:
         col_upper=np.ones(cols),
         integer=np.ones(cols, bool),
     )
-    out = get_backend("highs").solve(model, SolveOptions(threads=1))
-    if out.bound is None:
+    out = get_backend("highs").solve(model, SolveOptions())
+    if out.termination is not Termination.OPTIMAL or out.bound is None:
+        log.warning(
+            "per-frame MILP of frame %d ended %s; its Lagrangian bound is kept", m, out.termination.value
+        )
         return None
     return -float(out.bound)
 
