@@ -539,6 +539,35 @@ def profile(
 
 
 @cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--policy", default="enachi", show_default=True, help="method of the formulation to run")
+@click.option("--frames", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0, max=2**31 - 1), default=0, show_default=True)
+@click.option(
+    "-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="results folder"
+)
+def simulate(file: Path, policy: str, frames: int, seed: int, out_dir: Path) -> None:
+    """Run an online policy over a horizon; write accuracy, energy, queues, misses (CSV, JSON, plots)."""
+    from rich.progress import Progress
+
+    import optsplit
+    from optsplit.problem import resolve_formulation
+
+    inst = optsplit.load(file)
+    form = resolve_formulation(inst, None)
+    run = getattr(form, "simulate", None)
+    if run is None:
+        raise InputError(f"formulation '{form.key}' has no simulator", source=str(file))
+    with Progress(console=_stderr()) as bar:
+        task = bar.add_task(f"{policy}, {frames} frames", total=frames)
+        paths = run(
+            inst, policy, frames, seed, out_dir, lambda done, _total: bar.update(task, completed=done)
+        )
+    for path in paths:
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of instance files."""
     from optsplit.instance import schema as get_schema

@@ -21,3 +21,4 @@ FORMULATIONS.add_builtin("routing", Lazy("optsplit.formulations.routing:RoutingF
 FORMULATIONS.add_builtin("robust", Lazy("optsplit.formulations.robust:RobustFormulation"))
 FORMULATIONS.add_builtin("multimodal", Lazy("optsplit.formulations.multimodal:MultimodalFormulation"))
 FORMULATIONS.add_builtin("intradp", Lazy("optsplit.formulations.intradp:IntraDPFormulation"))
+FORMULATIONS.add_builtin("online", Lazy("optsplit.formulations.online:OnlineFormulation"))
