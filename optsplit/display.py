@@ -52,6 +52,17 @@ def print_result(console: Console, result: Result, instance: str, objective_name
             console.print(f"{escape(key)}: {escape(compact(value))}", soft_wrap=True, highlight=False)
 
 
+def _value_runs(items: list[tuple[str, Any]]) -> str:
+    runs, start = [], 0
+    for i in range(1, len(items) + 1):
+        if i == len(items) or items[i][1] != items[start][1]:
+            first, last = items[start][0], items[i - 1][0]
+            span = first if i - start == 1 else f"{first}..{last}"
+            runs.append(f"{span}: {items[start][1]:g} ({i - start})")
+            start = i
+    return "; ".join(runs)
+
+
 def _number(value: float | None) -> str | None:
     """Ten significant digits: enough to compare methods by eye, short enough to read."""
     return None if value is None else f"{value:.10g}"
@@ -100,7 +111,14 @@ def _cell(value: Any) -> str:
 
 def compact(value: Any) -> str:
     """Runs of a repeated string shown once with their 1-based positions ("1-4 dev, 5-11 edge");
-    of lists of routes only those that move (#tensor a->b); anything else as JSON."""
+    of lists of routes only those that move (#tensor a->b); a long mapping of names to numbers
+    as runs of equal values ("conv1..fc: 0 (515)"); anything else as JSON."""
+    if (
+        isinstance(value, Mapping)
+        and len(value) > 8
+        and all(isinstance(v, (int, float)) for v in value.values())
+    ):
+        return _value_runs(list(value.items()))
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
         moves = [f"#{k} {'->'.join(map(str, p))}" for k, p in enumerate(value) if len(p) > 1]
         return "; ".join(moves) or "nothing moves"
