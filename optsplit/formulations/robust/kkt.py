@@ -24,14 +24,21 @@ BISECTION_STEPS = 70
 INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
 
 
+# Bracket of log10 of the bandwidth price (J/Hz) searched without a hint: wide enough for
+# bandwidths from 1e3 to 1e18 Hz (at B = 1e15 Hz the price is near 1e-24 J/Hz).
+LOG_PRICE_RANGE = (-60.0, 10.0)
+
+
 @dataclass
 class Allocation:
-    """Per partition vector c: total energy, feasibility, clocks f[c, n] and bandwidths b[c, n]."""
+    """Per partition vector c: total energy, feasibility, clocks f[c, n], bandwidths b[c, n]
+    and the bandwidth price[c] (J/Hz, 0 where the budget is not binding)."""
 
     energy: np.ndarray
     feasible: np.ndarray
     f: np.ndarray
     b: np.ndarray
+    price: np.ndarray
 
 
 class _Batch:
@@ -128,32 +135,47 @@ def allocate(data: RobustData, parts: np.ndarray, price_hint: float | None = Non
     b = batch.best_bandwidth(lo, zero)
     enough = b.sum(axis=1) <= batch.B * (1 + 1e-12)
     centre = None if not price_hint or price_hint <= 0 else float(np.log10(price_hint))
-    log_lo = np.full((lo.shape[0], 1), -30.0 if centre is None else centre - 2.0)
-    log_hi = np.full((lo.shape[0], 1), 10.0 if centre is None else centre + 2.0)
+    log_lo = np.full((lo.shape[0], 1), LOG_PRICE_RANGE[0] if centre is None else centre - 2.0)
+    log_hi = np.full((lo.shape[0], 1), LOG_PRICE_RANGE[1] if centre is None else centre + 2.0)
     for _ in range(PRICE_STEPS if centre is None else HINTED_PRICE_STEPS):
         mid = 0.5 * (log_lo + log_hi)
         over = batch.best_bandwidth(lo, 10.0**mid).sum(axis=1, keepdims=True) > batch.B
         log_lo, log_hi = np.where(over, mid, log_lo), np.where(over, log_hi, mid)
     priced = batch.best_bandwidth(lo, 10.0**log_hi)  # the side where Σ b ≤ B
+    # share out what the search's resolution left unused: more bandwidth never costs energy
+    used = priced.sum(axis=1, keepdims=True)
+    short = (used > 0) & (used < batch.B)
+    priced = np.where(short, priced * (batch.B / np.where(short, used, 1.0)), priced)
     b = np.where(enough[:, None], b, priced)
     f, ok = batch.clock(b)
     e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power, batch.snr_per_hz)
     feasible &= ok.all(axis=1) & (b.sum(axis=1) <= batch.B * (1 + 1e-9))
     total_energy = np.where(feasible, e.sum(axis=1), np.inf)
-    return Allocation(total_energy, feasible, f, b)
+    price = np.where(enough, 0.0, 10.0 ** log_hi[:, 0])
+    return Allocation(total_energy, feasible, f, b, price)
 
 
 def settle(data: RobustData, parts: np.ndarray, b: np.ndarray) -> Allocation:
     """Make a solver's (approximate) bandwidths exactly feasible for one partition vector:
-    scale them onto the budget and give every device its best clock for its bandwidth.
+    raise each to the least its deadline needs at f_max, take any excess over B from the
+    shares above those least amounts in proportion, and give every device its best clock
+    for its bandwidth.
 
     Interior-point solutions meet constraints only to ~1e-8; this projection turns them into
-    plans the evaluator accepts to 1e-9, at an energy within the solver's tolerance.
+    plans the evaluator accepts, at an energy within the solver's tolerance. Infeasible only
+    where the partition vector is (the least amounts exceed B, or a device cannot meet its
+    deadline at all).
     """
     batch = _Batch(data, np.atleast_2d(parts))
-    b = np.where(batch.sends, np.atleast_2d(b), 0.0)
-    b = b * min(1.0, batch.B / max(float(b.sum()), 1e-300))
+    need = batch.min_bandwidth()
+    floor = np.where(np.isfinite(need), need, 0.0)
+    b = np.where(batch.sends, np.maximum(np.atleast_2d(b), floor), 0.0)
+    excess = b - floor
+    room = batch.B - floor.sum(axis=1, keepdims=True)
+    over = b.sum(axis=1, keepdims=True) > batch.B
+    share = np.clip(room / np.maximum(excess.sum(axis=1, keepdims=True), 1e-300), 0.0, 1.0)
+    b = np.where(over, floor + excess * share, b)
     f, ok = batch.clock(b)
     e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power, batch.snr_per_hz)
-    feasible = np.asarray(ok.all(axis=1))
-    return Allocation(np.where(feasible, e.sum(axis=1), np.inf), feasible, f, b)
+    feasible = np.asarray(ok.all(axis=1)) & np.isfinite(need).all(axis=1) & (room[:, 0] >= 0)
+    return Allocation(np.where(feasible, e.sum(axis=1), np.inf), feasible, f, b, np.full(len(b), np.nan))
