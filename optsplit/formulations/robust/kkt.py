@@ -142,10 +142,13 @@ def allocate(data: RobustData, parts: np.ndarray, price_hint: float | None = Non
         over = batch.best_bandwidth(lo, 10.0**mid).sum(axis=1, keepdims=True) > batch.B
         log_lo, log_hi = np.where(over, mid, log_lo), np.where(over, log_hi, mid)
     priced = batch.best_bandwidth(lo, 10.0**log_hi)  # the side where Σ b ≤ B
-    # share out what the search's resolution left unused: more bandwidth never costs energy
-    used = priced.sum(axis=1, keepdims=True)
-    short = (used > 0) & (used < batch.B)
-    priced = np.where(short, priced * (batch.B / np.where(short, used, 1.0)), priced)
+    # share out what the search's resolution left unused (more bandwidth never costs energy)
+    # among the devices above their least bandwidth, in proportion to their excess over it
+    excess = priced - np.where(batch.sends, lo, 0.0)
+    spare = batch.B - priced.sum(axis=1, keepdims=True)
+    total_excess = excess.sum(axis=1, keepdims=True)
+    short = (spare > 0) & (total_excess > 0)
+    priced = np.where(short, priced + excess * (spare / np.where(short, total_excess, 1.0)), priced)
     b = np.where(enough[:, None], b, priced)
     f, ok = batch.clock(b)
     e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power, batch.snr_per_hz)
