@@ -76,12 +76,14 @@ def allocate(
 def _cheapest(
     data: RobustData, candidates: list[np.ndarray], price: float | None
 ) -> tuple[np.ndarray, float] | None:
-    """The candidate partition vector with the lowest exact (KKT) energy, if any is feasible."""
-    exact = kkt.allocate(data, np.array(candidates), price_hint=price)
-    if not exact.feasible.any():
+    """The candidate partition vector with the lowest exact (KKT) energy, if any is feasible:
+    all screened with the price hint, the cheapest then allocated in full."""
+    screened = kkt.allocate(data, np.array(candidates), price_hint=price, coarse=True)
+    if not screened.feasible.any():
         return None
-    i = int(np.argmin(exact.energy))
-    return candidates[i], float(exact.energy[i])
+    best = candidates[int(np.argmin(screened.energy))]
+    exact = kkt.allocate(data, best[None, :], price_hint=price)
+    return (best, float(exact.energy[0])) if exact.feasible[0] else None
 
 
 @dataclass
