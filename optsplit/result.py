@@ -18,9 +18,11 @@ class Termination(str, Enum):
     """Why the solver stopped."""
 
     OPTIMAL = "optimal"  # proven global optimum (within the gap asked for)
+    ALMOST_OPTIMAL = "almost_optimal"  # met only the solver's relaxed tolerances: no proof
     LOCALLY_SOLVED = "locally_solved"  # a local / stationary-point method converged
     HEURISTIC = "heuristic"  # a heuristic or baseline finished; no optimality claim
-    INFEASIBLE = "infeasible"
+    INFEASIBLE = "infeasible"  # proven infeasible
+    LOCALLY_INFEASIBLE = "locally_infeasible"  # a local method found no point: not a proof
     UNBOUNDED = "unbounded"
     INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"
     TIME_LIMIT = "time_limit"
@@ -52,7 +54,11 @@ class Status(str, Enum):
 
 
 def summarize(termination: Termination, solution: SolutionStatus) -> Status:
-    """Collapse (termination, solution status) into the summary Status."""
+    """Collapse (termination, solution status) into the summary Status.
+
+    Only a proof reads as OPTIMAL or INFEASIBLE: ALMOST_OPTIMAL with a point is FEASIBLE,
+    LOCALLY_INFEASIBLE (nothing proved, no point) is ERROR.
+    """
     if termination is Termination.OPTIMAL and solution is not SolutionStatus.NO_SOLUTION:
         return Status.OPTIMAL
     if termination is Termination.LOCALLY_SOLVED and solution is not SolutionStatus.NO_SOLUTION:

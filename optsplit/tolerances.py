@@ -17,6 +17,10 @@ HIGHS_MIP_FEASIBILITY = 1e-6
 # against every constraint to this absolute tolerance before it is called feasible.
 CONIC_FEASIBILITY = 1e-6
 
+# Clarabel's default relative duality-gap tolerance (tol_gap_rel): its dual objective is a
+# bound only to this relative accuracy, so one beyond the primal objective by more is none.
+CONIC_GAP = 1e-8
+
 # SCIP's default feasibility tolerance (numerics/feastol), absolute.
 SCIP_FEASIBILITY = 1e-6
 

@@ -7,8 +7,11 @@ from typing import Any
 import numpy as np
 
 
-def random_robust_doc(seed: int, devices: int = 3, layers: int = 4) -> dict[str, Any]:
-    """Devices with their own random chain profile; deadlines between tight and loose."""
+def random_robust_doc(
+    seed: int, devices: int = 3, layers: int = 4, bandwidth: float | None = None
+) -> dict[str, Any]:
+    """Devices with their own random chain profile; deadlines between tight and loose; B drawn
+    in 1–6 MHz unless given."""
     rng = np.random.default_rng(seed)
     devs = []
     for i in range(devices):
@@ -55,5 +58,20 @@ def random_robust_doc(seed: int, devices: int = 3, layers: int = 4) -> dict[str,
     return {
         "name": f"random-{seed}",
         "formulation": "robust",
-        "robust": {"bandwidth": float(rng.uniform(1e6, 6e6)), "devices": devs},
+        "robust": {
+            "bandwidth": float(rng.uniform(1e6, 6e6)) if bandwidth is None else bandwidth,
+            "devices": devs,
+        },
     }
+
+
+# Bandwidths from 1e5 Hz (most instances short of uplink) to 1e15 Hz (far past every link's
+# power-limited regime, where rate ≈ p·g/(N0·ln 2) whatever the share): one per decade, on the
+# first seeds of the random set.
+WIDE_BANDWIDTHS = [10.0**k for k in range(5, 16)]
+WIDE_SEEDS = (0, 1, 2)
+
+
+def wide_bandwidth_docs() -> list[dict[str, Any]]:
+    """The random instances of WIDE_SEEDS at every bandwidth of WIDE_BANDWIDTHS."""
+    return [random_robust_doc(seed, bandwidth=bw) for bw in WIDE_BANDWIDTHS for seed in WIDE_SEEDS]

@@ -10,8 +10,9 @@ from typing import Any
 
 from optsplit.instance.model import Instance, RobustDevice
 from optsplit.problem import Evaluation
+from optsplit.tolerances import PLAN_RELATIVE
 
-REL_TOL = 1e-6
+REL_TOL = PLAN_RELATIVE  # a clock, deadline or budget may be overrun by this fraction
 
 
 @dataclass

@@ -1,16 +1,25 @@
 """CVXPY back-end: solves a CVXPY problem with Clarabel, SCIP or HiGHS.
 
-CVXPY's own status is not trusted alone (a HiGHS "user limit" can come back with
-values that violate the constraints): any point is re-checked against the problem's
-constraints before it is called feasible.
+CVXPY's status is not read alone. The solver's own answer is kept (CVXPY's documented
+get_problem_data → solve_via_data → unpack_results route) and tells an iteration limit from a
+time limit, SCIP's gap and node limits (which CVXPY folds into "optimal_inaccurate") from a
+proof, and carries the dual bound: Clarabel's dual objective, HiGHS' and SCIP's MIP dual
+bound. An inaccurate stop is ALMOST_OPTIMAL, never OPTIMAL. Every point is re-checked against
+the problem's constraints before it is called feasible (a HiGHS "user limit" can come back
+with values that violate them, an inaccurate interior-point stop with a point off by more
+than its tolerance). CVXPY's warnings go to logging and to the outcome's log, never to stderr.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
+import warnings
 from typing import Any
 
 import cvxpy as cp
+import cvxpy.settings as cvxpy_settings
 import numpy as np
 
 from optsplit.errors import SolverUnavailableError
@@ -18,20 +27,59 @@ from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers.linear import LinearModel
 from optsplit.solvers.options import Outcome, SolveOptions
 from optsplit.solvers.registry import ModelKind
+from optsplit.tolerances import CONIC_FEASIBILITY, CONIC_GAP
+
+log = logging.getLogger(__name__)
 
 CVXPY_SOLVERS = {"clarabel": cp.CLARABEL, "scip": cp.SCIP, "highs": cp.HIGHS}
-FEASIBILITY_TOL = 1e-6
+
+# Whether returned points are re-checked against the constraints (to CONIC_FEASIBILITY,
+# absolute, in the problem's own units). Always on; a switch only so that a test can show
+# that the check is what rejects a bad point.
+RECHECK_POINTS = True
 
 _TERMINATION = {
     cp.OPTIMAL: Termination.OPTIMAL,
-    cp.OPTIMAL_INACCURATE: Termination.OPTIMAL,
+    cp.OPTIMAL_INACCURATE: Termination.ALMOST_OPTIMAL,
     cp.INFEASIBLE: Termination.INFEASIBLE,
-    cp.INFEASIBLE_INACCURATE: Termination.INFEASIBLE,
+    cp.INFEASIBLE_INACCURATE: Termination.NUMERICAL_ERROR,  # "almost infeasible" proves nothing
     cp.UNBOUNDED: Termination.UNBOUNDED,
-    cp.UNBOUNDED_INACCURATE: Termination.UNBOUNDED,
-    cp.USER_LIMIT: Termination.TIME_LIMIT,
+    cp.UNBOUNDED_INACCURATE: Termination.NUMERICAL_ERROR,
+    cvxpy_settings.INFEASIBLE_OR_UNBOUNDED: Termination.INFEASIBLE_OR_UNBOUNDED,
+    cp.USER_LIMIT: Termination.TIME_LIMIT,  # refined from the solver's own status below
     cp.SOLVER_ERROR: Termination.NUMERICAL_ERROR,
 }
+# The solver's own status where it says more than CVXPY's.
+_RAW_TERMINATION: dict[str, dict[str, Termination]] = {
+    "clarabel": {
+        "MaxIterations": Termination.ITERATION_LIMIT,
+        "MaxTime": Termination.TIME_LIMIT,
+        "AlmostSolved": Termination.ALMOST_OPTIMAL,
+    },
+    "highs": {
+        "kTimeLimit": Termination.TIME_LIMIT,
+        "kIterationLimit": Termination.ITERATION_LIMIT,
+        "kSolutionLimit": Termination.ITERATION_LIMIT,
+        "kObjectiveBound": Termination.ITERATION_LIMIT,
+        "kObjectiveTarget": Termination.ITERATION_LIMIT,
+        "kInterrupt": Termination.INTERRUPTED,
+    },
+    "scip": {
+        "optimal": Termination.OPTIMAL,
+        "gaplimit": Termination.OPTIMAL,  # proved within the gap asked for (limits/gap)
+        "timelimit": Termination.TIME_LIMIT,
+        "nodelimit": Termination.ITERATION_LIMIT,
+        "totalnodelimit": Termination.ITERATION_LIMIT,
+        "stallnodelimit": Termination.ITERATION_LIMIT,
+        "bestsollimit": Termination.ITERATION_LIMIT,
+        "sollimit": Termination.ITERATION_LIMIT,
+        "restartlimit": Termination.ITERATION_LIMIT,
+        "userinterrupt": Termination.INTERRUPTED,
+        "memlimit": Termination.ERROR,
+    },
+}
+_HIGHS_FEASIBLE = 2  # HiGHS' kSolutionStatusFeasible
+_NO_POINT = (Termination.INFEASIBLE, Termination.UNBOUNDED, Termination.INFEASIBLE_OR_UNBOUNDED)
 
 
 def cvxpy_available(solver: str) -> tuple[bool, str]:
@@ -76,6 +124,70 @@ def max_violation(problem: cp.Problem) -> float:
     return worst
 
 
+def raw_status(solver: str, raw: Any) -> str:
+    """The solver's own status word in its raw answer."""
+    if solver == "clarabel":
+        return str(raw.status)
+    return str(raw.get("model_status" if solver == "highs" else "scip_status", ""))
+
+
+def dual_bound(problem: cp.Problem, solver: str, raw: Any) -> float | None:
+    """The solver's dual bound, in the problem's own objective (its constant included).
+
+    Clarabel's is its dual objective, taken only when it reports Solved with its dual point
+    feasible (residual within CONIC_FEASIBILITY): at an AlmostSolved stop the dual objective
+    was measured 3e-4 above the optimum of a badly scaled exponential-cone problem. HiGHS' and
+    SCIP's are branch and bound's; an LP basis that HiGHS calls optimal with feasible duals has
+    its dual objective equal to its primal one. The solver reports these for its canonical
+    form, which differs from the problem by a constant (and the sign, for a maximisation): the
+    bound is shifted by the same amount. A "bound" beyond the returned point's objective by
+    more than CONIC_GAP (relative) is no bound, and None is returned.
+    """
+    value = problem.value
+    if value is None or not math.isfinite(float(value)):
+        return None
+    if solver == "clarabel":
+        if str(raw.status) != "Solved" or not float(raw.r_dual) <= CONIC_FEASIBILITY:
+            return None
+        gap = float(raw.obj_val) - float(raw.obj_val_dual)
+    elif solver == "highs":
+        info = raw["info"]
+        if info.mip_node_count >= 0:
+            gap = float(info.objective_function_value) - float(info.mip_dual_bound)
+        elif raw["model_status"] == "kOptimal" and info.dual_solution_status == _HIGHS_FEASIBLE:
+            gap = 0.0
+        else:
+            return None
+    else:
+        model = raw["model"]
+        gap = float(model.getPrimalbound()) - float(model.getDualbound())
+    if not math.isfinite(gap) or gap < -CONIC_GAP * max(1.0, abs(float(value))):
+        return None
+    sign = -1.0 if isinstance(problem.objective, cp.Maximize) else 1.0
+    return float(value) - sign * gap
+
+
+def _solve_raw(problem: cp.Problem, solver: str, options: SolveOptions) -> tuple[Any, str | None, list[str]]:
+    """Solve in place; returns the solver's raw answer, CVXPY's error (if any) and its warnings."""
+    name = CVXPY_SOLVERS[solver]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data, chain, inverse = problem.get_problem_data(name, solver_opts=_solver_kwargs(solver, options))
+        # no warm start for Clarabel: CVXPY would re-use the cached solver with the settings of
+        # the previous call wherever this call does not name them
+        warm = solver != "clarabel"
+        raw = chain.solve_via_data(problem, data, warm, options.verbose, _solver_kwargs(solver, options))
+        try:
+            problem.unpack_results(raw, chain, inverse)
+            error = None
+        except cp.SolverError as exc:  # raised for a solver error: the raw answer says why
+            error = str(exc)
+    messages = [str(w.message) for w in caught]
+    for message in messages:
+        log.info("CVXPY/%s: %s", solver, message)
+    return raw, error, messages
+
+
 def solve_cvxpy(problem: cp.Problem, solver: str, options: SolveOptions) -> Outcome:
     """Solve ``problem`` in place; values stay on its variables."""
     ok, why = cvxpy_available(solver)
@@ -83,9 +195,7 @@ def solve_cvxpy(problem: cp.Problem, solver: str, options: SolveOptions) -> Outc
         raise SolverUnavailableError(why)
     t0 = time.perf_counter()
     try:
-        problem.solve(
-            solver=CVXPY_SOLVERS[solver], verbose=options.verbose, **_solver_kwargs(solver, options)
-        )
+        raw, error, messages = _solve_raw(problem, solver, options)
     except cp.SolverError as exc:
         return Outcome(
             Termination.NUMERICAL_ERROR,
@@ -97,25 +207,39 @@ def solve_cvxpy(problem: cp.Problem, solver: str, options: SolveOptions) -> Outc
             str(exc),
         )
     runtime = time.perf_counter() - t0
-    termination = _TERMINATION.get(problem.status, Termination.ERROR)
-    has_values = all(v.value is not None for v in problem.variables())
-    feasible = (
-        has_values
-        and termination not in (Termination.INFEASIBLE, Termination.UNBOUNDED)
-        and max_violation(problem) <= FEASIBILITY_TOL
-    )
+    own = raw_status(solver, raw)
+    lines = [f"CVXPY {cp.__version__} solver={solver} solver status={own}"]
+    if error is not None:
+        lines.append(error)
+        termination = _RAW_TERMINATION[solver].get(own, Termination.NUMERICAL_ERROR)
+        if termination in (Termination.OPTIMAL, Termination.ALMOST_OPTIMAL):
+            termination = Termination.NUMERICAL_ERROR  # CVXPY read it as a failure
+        return Outcome(
+            termination,
+            SolutionStatus.NO_SOLUTION,
+            None,
+            None,
+            runtime,
+            f"CVXPY/{solver}",
+            "\n".join(lines + messages),
+        )
+    termination = _RAW_TERMINATION[solver].get(own, _TERMINATION.get(problem.status, Termination.ERROR))
+    has_values = problem.value is not None and all(v.value is not None for v in problem.variables())
+    violation = max_violation(problem) if has_values else math.inf
+    checked = violation <= CONIC_FEASIBILITY or not RECHECK_POINTS
+    feasible = has_values and termination not in _NO_POINT and checked
     if feasible:
         solution = SolutionStatus.OPTIMAL if termination is Termination.OPTIMAL else SolutionStatus.FEASIBLE
-        objective = float(problem.value)
+        objective: float | None = float(problem.value)
+        bound = dual_bound(problem, solver, raw)
     else:
-        solution, objective = SolutionStatus.NO_SOLUTION, None
-        if termination is Termination.OPTIMAL:  # claimed optimal, but the point fails the check
-            termination = Termination.NUMERICAL_ERROR
-    bound = objective if termination is Termination.OPTIMAL else None
+        solution, objective, bound = SolutionStatus.NO_SOLUTION, None, None
+        if termination in (Termination.OPTIMAL, Termination.ALMOST_OPTIMAL):
+            termination = Termination.NUMERICAL_ERROR  # claimed a solution that fails the check
     stats = problem.solver_stats
-    log = (
-        f"CVXPY {cp.__version__} status={problem.status} solver={stats.solver_name} "
-        f"solve_time={stats.solve_time} iterations={stats.num_iters}"
+    lines.append(
+        f"cvxpy status={problem.status} solve_time={stats.solve_time} iterations={stats.num_iters} "
+        f"max violation={violation:.3g}"
     )
     return Outcome(
         termination,
@@ -124,7 +248,7 @@ def solve_cvxpy(problem: cp.Problem, solver: str, options: SolveOptions) -> Outc
         bound,
         runtime,
         f"CVXPY {cp.__version__}/{stats.solver_name or solver}",
-        log,
+        "\n".join(lines + messages),
     )
 
 

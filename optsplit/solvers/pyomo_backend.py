@@ -1,7 +1,10 @@
 """Pyomo back-end: solves a Pyomo model with HiGHS (`highs`) or SCIP (`scip_direct`).
 
 Uses Pyomo's newer solver interface (``pyomo.contrib.solver``), whose results keep the
-termination condition and the solution status apart, as optsplit does.
+termination condition and the solution status apart, as optsplit does. Only a proof reads as
+infeasible (a local solver's "locally infeasible" does not), and the bound is the solver's
+dual bound: SCIP's, HiGHS' MIP dual bound, or for an LP HiGHS solved to optimality the
+objective of its optimal basis, which its dual objective equals.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import scipy.sparse as sp
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus as PyoSolution
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
+from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
 
 from optsplit.errors import InputError, SolverUnavailableError
 from optsplit.result import SolutionStatus, Termination
@@ -36,9 +40,10 @@ _TERMINATION = {
     TC.objectiveLimit: Termination.ITERATION_LIMIT,
     TC.unbounded: Termination.UNBOUNDED,
     TC.provenInfeasible: Termination.INFEASIBLE,
-    TC.locallyInfeasible: Termination.INFEASIBLE,
+    TC.locallyInfeasible: Termination.LOCALLY_INFEASIBLE,  # no point found: not a proof
     TC.infeasibleOrUnbounded: Termination.INFEASIBLE_OR_UNBOUNDED,
     TC.interrupted: Termination.INTERRUPTED,
+    TC.minStepLength: Termination.NUMERICAL_ERROR,
     TC.emptyModel: Termination.OPTIMAL,
 }
 _SOLUTION = {
@@ -50,10 +55,40 @@ _SOLUTION = {
 _SEED_OPTION = {"highs": "random_seed", "scip": "randomization/randomseedshift"}
 
 
+class _NogilModel:
+    """A PySCIPOpt model whose optimize() releases the GIL (everything else is passed on)."""
+
+    def __init__(self, model: Any):
+        self._model = model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def optimize(self) -> None:
+        self._model.optimizeNogil()
+
+
+class ScipReleasingGil(ScipDirect):
+    """Pyomo's scip_direct, solving with the GIL released.
+
+    Pyomo reads SCIP's output from a pipe in a Python thread, but PySCIPOpt's optimize()
+    holds the GIL: once SCIP has written a pipe's capacity of log (64 KiB, a long run) both
+    wait on each other for ever. With the GIL released the reader drains the pipe.
+    """
+
+    def _create_solver_model(self, model: Any, config: Any) -> tuple[Any, Any, bool]:
+        scip_model, loader, has_objective = super()._create_solver_model(model, config)
+        return _NogilModel(scip_model), loader, has_objective
+
+
+def _solver(solver: str) -> Any:
+    return ScipReleasingGil() if solver == "scip" else SolverFactory(PYOMO_SOLVERS[solver])
+
+
 def pyomo_available(solver: str) -> tuple[bool, str]:
     """Whether Pyomo can reach ``solver`` here, and why not."""
     try:
-        ok = bool(SolverFactory(PYOMO_SOLVERS[solver]).available())
+        ok = bool(_solver(solver).available())
     except Exception as exc:  # a missing shared library surfaces as anything
         return False, f"{type(exc).__name__}: {exc}"
     return ok, "" if ok else f"Pyomo solver '{PYOMO_SOLVERS[solver]}' is not available"
@@ -85,7 +120,7 @@ def solve_pyomo(model: pyo.ConcreteModel, solver: str, options: SolveOptions) ->
     streams: list[Any] = [buffer] + ([sys.stdout] if options.verbose else [])
     solver_options: dict[str, Any] = {_SEED_OPTION[solver]: int(options.seed), **options.extra}
     t0 = time.perf_counter()
-    results = SolverFactory(PYOMO_SOLVERS[solver]).solve(
+    results = _solver(solver).solve(
         model,
         tee=streams,
         time_limit=options.time_limit,

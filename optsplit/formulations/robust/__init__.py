@@ -6,7 +6,6 @@ Pr(latency ≤ D) ≥ 1 − ε knowing only the mean and variance of inference t
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -16,7 +15,7 @@ import numpy as np
 
 from optsplit.errors import OptsplitError
 from optsplit.evaluate.robust import evaluate_robust
-from optsplit.formulations.robust import allocation, kkt, minlp, pccp
+from optsplit.formulations.robust import alternate, kkt, minlp, pccp
 from optsplit.formulations.robust.data import RobustData, prepare
 from optsplit.formulations.robust.explain import explain_infeasible
 from optsplit.instance.model import Instance
@@ -30,10 +29,9 @@ from optsplit.spec import Generator
 if TYPE_CHECKING:
     from optsplit.bench.runner import Suite
 
-log = logging.getLogger(__name__)
-
 MAX_COMBINATIONS = 200_000
 KEY = "robust"
+BACKEND = "CVXPY/Clarabel + PCCP (HiGHS LPs)"
 
 
 def make_plan(
@@ -108,7 +106,14 @@ def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) 
 
 
 def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
-    """The full MINLP, globally by SCIP through Pyomo."""
+    """The full MINLP, globally by SCIP through Pyomo.
+
+    SCIP's feasibility tolerance (1e-6, absolute) lets its point overrun a deadline by about a
+    microsecond; SCIP's partition is re-allocated exactly (KKT), which gives a plan meeting
+    every constraint at an energy within SCIP's tolerance of its own figure. Where that fails
+    SCIP's own point is returned as what the evaluator finds it to be, never as optimal. The
+    bound is SCIP's dual bound.
+    """
     t0 = time.perf_counter()
     model = minlp.build(data)
     build_time = time.perf_counter() - t0
@@ -116,202 +121,83 @@ def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Re
     runtime = build_time + out.runtime
     if out.termination is Termination.INFEASIBLE:
         return _infeasible(data, runtime, out.solver, out.log)
-    plan, objective = None, out.objective
+    termination, solution = out.termination, out.solution_status
+    plan, objective = None, None
+    metrics: dict[str, Any] = {"build_time": build_time, "scip_objective": out.objective}
     if out.has_solution:
-        # SCIP's feasibility tolerance (1e-6, absolute) lets its point overrun a deadline by
-        # about a microsecond; re-allocating SCIP's partition exactly (KKT) gives a plan that
-        # meets every constraint, at an energy within SCIP's tolerance of its own figure.
-        parts = np.array(minlp.read_plan(model, data)[0])
-        exact = kkt.allocate(data, parts[None, :])
+        parts, f, b = minlp.read_plan(model, data)
+        exact = kkt.allocate(data, np.array(parts)[None, :])
         if exact.feasible[0]:
             objective = float(exact.energy[0])
             plan = make_plan(data, parts, exact.f[0], exact.b[0])
         else:
-            parts_, f, b = minlp.read_plan(model, data)
-            plan = make_plan(data, parts_, f, b)
+            plan = make_plan(data, parts, f, b)
+            evaluation = evaluate_robust(data.instance, plan)
+            objective = evaluation.objective
+            solution = SolutionStatus.FEASIBLE if evaluation.feasible else SolutionStatus.INFEASIBLE
+            if termination is Termination.OPTIMAL:
+                termination = Termination.ALMOST_OPTIMAL  # optimal only to SCIP's tolerance
+            metrics["exact_reallocation"] = "failed: SCIP's own point, " + (
+                "within the evaluator's tolerance"
+                if evaluation.feasible
+                else "; ".join(evaluation.violations)
+            )
     return Result(
         KEY,
         "",
-        out.termination,
-        out.solution_status,
+        termination,
+        solution,
         objective,
-        None if out.bound is None or objective is None else min(out.bound, objective),
+        out.bound,
         runtime,
         plan,
-        {"build_time": build_time, "scip_objective": out.objective},
+        metrics,
         out.solver,
         log=out.log,
     )
 
 
-Incumbent = tuple[float, np.ndarray, np.ndarray, np.ndarray]
-MAX_POLISH_CANDIDATES = 400
-
-
-def _polish(
-    data: RobustData, best: Incumbent, lines: list[str], iterations: list[dict[str, Any]], t0: float
-) -> Incumbent:
-    """1-opt local search: move one device's split point at a time, each candidate vector
-    allocated exactly (KKT); repeat while the energy drops."""
-    sizes = [d.num_points for d in data.devices]
-    if sum(sizes) > MAX_POLISH_CANDIDATES:
-        lines.append(f"polish skipped: {sum(sizes)} candidates > {MAX_POLISH_CANDIDATES}")
-        return best
-    while True:
-        current = best[1]
-        candidates = np.repeat(current[None, :], sum(sizes), axis=0)
-        row = 0
-        for n, size in enumerate(sizes):
-            candidates[row : row + size, n] = np.arange(size)
-            row += size
-        alloc = kkt.allocate(data, candidates)
-        j = int(np.argmin(alloc.energy))
-        if not alloc.energy[j] < best[0] * (1 - 1e-9):
-            return best
-        best = (float(alloc.energy[j]), candidates[j].copy(), alloc.f[j], alloc.b[j])
-        line = f"polish: energy {best[0]:.6g} J, partition {best[1].tolist()}"
-        lines.append(line)
-        iterations.append(
-            {
-                "polish": True,
-                "energy": best[0],
-                "partition": best[1].tolist(),
-                "elapsed": time.perf_counter() - t0,
-            }
-        )
-        log.info(line)
-
-
-PRICE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
-
-
-def _partition_step(
-    lp: pccp.PartitionLP,
-    data: RobustData,
-    b: np.ndarray,
-    price: float | None,
-    settings: pccp.PccpSettings,
-    options: SolveOptions,
-    current: np.ndarray,
-    current_energy: float,
-) -> tuple[np.ndarray | None, int]:
-    """PCCP partitions at the current bandwidths and at a sweep of bandwidth prices around the
-    allocation's dual price; the one whose exact allocation is cheapest is returned. If none
-    improves on the current energy (the devices' moves may conflict over bandwidth), each
-    proposed move is tried on its own. None when no candidate admits an allocation."""
-    prices: list[float | None] = [None]
-    if price is not None and price > 0:
-        prices += [price * k for k in PRICE_FACTORS]
-    candidates: list[np.ndarray] = []
-    inner = 0
-    for p in prices:
-        cand, k = pccp.partition(lp, data, b, p, settings, options)
-        inner += k
-        if not np.array_equal(cand, current) and not any(np.array_equal(cand, c) for c in candidates):
-            candidates.append(cand)
-    if not candidates:
-        return None, inner
-    best = _cheapest(data, candidates, price)
-    if best is not None and best[1] < current_energy * (1 - 1e-9):
-        return best[0], inner
-    singles: list[np.ndarray] = []
-    for cand in candidates:
-        for n in np.flatnonzero(cand != current):
-            single = current.copy()
-            single[n] = cand[n]
-            if not any(np.array_equal(single, c) for c in singles):
-                singles.append(single)
-    alone = _cheapest(data, singles, price) if singles else None
-    options_ = [x for x in (best, alone) if x is not None]
-    return (min(options_, key=lambda x: x[1])[0] if options_ else None), inner
-
-
-def _cheapest(
-    data: RobustData, candidates: list[np.ndarray], price: float | None
-) -> tuple[np.ndarray, float] | None:
-    """The candidate partition vector with the lowest exact (KKT) energy, if any is feasible."""
-    exact = kkt.allocate(data, np.array(candidates), price_hint=price)
-    if not exact.feasible.any():
-        return None
-    i = int(np.argmin(exact.energy))
-    return candidates[i], float(exact.energy[i])
-
-
 def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False) -> Result:
-    """Alternate the convex allocation (CVXPY/Clarabel) and the PCCP partition step."""
+    """The paper's alternation (optionally with the 1-opt polish), as a Result."""
     t0 = time.perf_counter()
     settings = pccp.PccpSettings(**options.extra.get("pccp", {}))
-    limit = options.time_limit  # applies to the whole loop; each small inner solve runs free
-    options = replace(options, time_limit=None, extra={k: v for k, v in options.extra.items() if k != "pccp"})
-    ra = allocation.build(data)
-    lp = pccp.build(data)
-    b = np.full(len(data.devices), data.bandwidth / len(data.devices))
-    parts, inner = pccp.partition(lp, data, b, None, settings, options)
-    lines: list[str] = []
-    iterations: list[dict[str, Any]] = []
-    best: Incumbent | None = None
-    stopped_by_clock = False
-    for outer in range(1, 51):
-        # the limit stops the loop once a plan exists, never before: limits never lose work
-        if best is not None and limit is not None and time.perf_counter() - t0 > limit:
-            stopped_by_clock = True
-            break
-        ra.set_partition(data, parts)
-        out, f_new, b_new, price = allocation.solve(ra, options)
-        if f_new is None or b_new is None or out.objective is None:
-            line = f"outer {outer}: allocation for partition {parts.tolist()} is infeasible"
-            lines.append(line)
-            log.info(line)
-            fallback = pccp.least_bandwidth_partition(data)
-            if best is not None or np.array_equal(fallback, parts):
-                break
-            parts = fallback  # restart from the partition needing the least bandwidth
-            continue
-        settled = kkt.settle(data, parts, b_new)
-        if settled.feasible[0]:  # exact clocks for the solver's bandwidths
-            f_new, b_new = settled.f[0], settled.b[0]
-        energy = float(settled.energy[0]) if settled.feasible[0] else float(out.objective)
-        improved = best is None or energy < best[0] * (1 - 1e-9)
-        if improved:
-            best = (energy, parts.copy(), f_new, b_new)
-        record = {
-            "outer_iteration": outer,
-            "energy": energy,
-            "pccp_iterations": inner,
-            "partition": parts.tolist(),
-            "elapsed": time.perf_counter() - t0,
-        }
-        iterations.append(record)
-        line = f"outer {outer}: energy {energy:.6g} J, PCCP iterations {inner}, partition {parts.tolist()}"
-        lines.append(line)
-        log.info(line)
-        if not improved:
-            break
-        new_parts, inner = _partition_step(lp, data, b_new, price, settings, options, parts, energy)
-        if new_parts is None:
-            break
-        parts = new_parts
-    if polish and best is not None and not stopped_by_clock:
-        best = _polish(data, best, lines, iterations, t0)
+    options = replace(options, extra={k: v for k, v in options.extra.items() if k != "pccp"})
+    run = alternate.alternate(data, options, settings)
+    if polish and run.best is not None and run.termination is not Termination.TIME_LIMIT:
+        run.best = alternate.polish(data, run.best, run, t0)
     runtime = time.perf_counter() - t0
-    if best is None:
-        res = _infeasible(data, runtime, "CVXPY/Clarabel + PCCP", "\n".join(lines))
-        res.iterations = iterations
+    if run.best is None:
+        if run.termination is Termination.INFEASIBLE:
+            res = _infeasible(data, runtime, BACKEND, "\n".join(run.lines))
+        else:
+            res = Result(
+                KEY,
+                "",
+                run.termination,
+                SolutionStatus.NO_SOLUTION,
+                runtime=runtime,
+                backend=BACKEND,
+                log="\n".join(run.lines),
+            )
+        res.iterations = run.iterations
         return res
-    energy, parts, f, b = best
+    energy, parts, f, b = run.best
     return Result(
         KEY,
         "",
-        Termination.TIME_LIMIT if stopped_by_clock else Termination.LOCALLY_SOLVED,
+        run.termination,
         SolutionStatus.FEASIBLE,
         energy,
         None,
         runtime,
         make_plan(data, parts, f, b),
-        {"outer_iterations": len(iterations), "pccp_iterations_total": len(lp.iterations)},
-        "CVXPY/Clarabel + PCCP (HiGHS LPs)",
-        log="\n".join(lines),
-        iterations=iterations,
+        {
+            "outer_iterations": sum("outer_iteration" in it for it in run.iterations),
+            "pccp_iterations_total": run.pccp_iterations,
+        },
+        BACKEND,
+        log="\n".join(run.lines),
+        iterations=run.iterations,
     )
 
 

@@ -1,8 +1,12 @@
 """Convex resource allocation for fixed partitions, as a DPP-compliant CVXPY problem.
 
 Built once per instance and re-solved with new partition parameters (CVXPY caches the
-canonicalisation). Units are scaled for the conic solver: clocks in GHz, bandwidth in MHz,
-cycles in 10⁹, bits in 10⁶. The rate uses the exponential cone through
+canonicalisation). Every quantity is in units of the instance, so that the conic solver
+sees numbers near 1 whatever the instance's magnitudes (bandwidths from 1e5 to 1e15 Hz):
+clocks as fractions of f_max; each device's bandwidth in units of u = min(p·g/N0, B/N), the
+bandwidth at which its link leaves the power-limited regime, or its equal share when that is
+smaller; times in units of the device's deadline; energy in units of the partition's energy
+at f_max with equal shares. The rate uses the exponential cone through
 b·log(1 + c/b) = −rel_entr(b, b + c); the std term is ‖(s/f, σ_e)‖₂, so the problem is DCP.
 """
 
@@ -14,79 +18,124 @@ import cvxpy as cp
 import numpy as np
 
 from optsplit.formulations.robust.data import RobustData
+from optsplit.formulations.robust.physics import energy
 from optsplit.solvers.cvxpy_backend import solve_cvxpy
 from optsplit.solvers.options import Outcome, SolveOptions
 
-GHZ, MHZ, GIGA, MEGA = 1e9, 1e6, 1e9, 1e6
 LN2 = float(np.log(2.0))
 
 
 @dataclass
 class AllocationProblem:
-    """The CVXPY problem and its parameters (one entry per device)."""
+    """The CVXPY problem, its parameters (one entry per device) and the units it works in."""
 
     problem: cp.Problem
-    f: cp.Variable  # GHz
-    b: cp.Variable  # MHz
-    a: cp.Parameter  # 10⁹ cycles
-    s: cp.Parameter
-    mu_e: cp.Parameter
-    sd_e: cp.Parameter
-    bits: cp.Parameter  # 10⁶ bits
+    phi: cp.Variable  # f / f_max
+    beta: cp.Variable  # b / unit
+    local: cp.Parameter  # mean local time at f_max, in deadlines
+    spread_local: cp.Parameter  # its std at f_max, in deadlines
+    server: cp.Parameter  # mean server time, in deadlines
+    spread_server: cp.Parameter  # its std, in deadlines
+    bits: cp.Parameter  # bits / (unit · deadline)
+    dynamic: cp.Parameter  # κ·a·f_max² / E0
+    static: cp.Parameter  # P_static·a / (f_max·E0)
+    transmit: cp.Parameter  # p·deadline / E0
+    unit: np.ndarray  # bandwidth unit per device, Hz
+    bandwidth: float  # B, Hz
+    f_max: np.ndarray
+    deadline: np.ndarray
+    energy_unit: float = 1.0  # E0, J
 
     def set_partition(self, data: RobustData, parts: np.ndarray) -> None:
-        d = data.devices
-        self.a.value = np.array([dev.a[m] for dev, m in zip(d, parts)]) / GIGA
-        self.s.value = np.array([dev.s[m] for dev, m in zip(d, parts)]) / GIGA
-        self.mu_e.value = np.array([dev.mu_e[m] for dev, m in zip(d, parts)])
-        self.sd_e.value = np.sqrt([dev.var_e[m] for dev, m in zip(d, parts)])
-        self.bits.value = np.array([dev.bits[m] for dev, m in zip(d, parts)]) / MEGA
+        """Load one partition vector's figures into the parameters (the problem is not rebuilt)."""
+        devs = data.devices
+
+        def at(attr: str) -> np.ndarray:
+            return np.array([getattr(d, attr)[m] for d, m in zip(devs, parts)], dtype=float)
+
+        def const(attr: str) -> np.ndarray:
+            return np.array([getattr(d, attr) for d in devs], dtype=float)
+
+        a, s, mu_e, var_e, bits = at("a"), at("s"), at("mu_e"), at("var_e"), at("bits")
+        kappa, static, tx_power = const("kappa"), const("static_power"), const("tx_power")
+        share = np.full(len(devs), data.bandwidth / len(devs))
+        e0 = float(np.sum(energy(a, bits, self.f_max, share, kappa, static, tx_power, const("snr_per_hz"))))
+        self.energy_unit = e0 if np.isfinite(e0) and e0 > 0 else 1.0
+        t_unit = self.f_max * self.deadline
+        self.local.value = a / t_unit
+        self.spread_local.value = s / t_unit
+        self.server.value = mu_e / self.deadline
+        self.spread_server.value = np.sqrt(var_e) / self.deadline
+        self.bits.value = bits / (self.unit * self.deadline)
+        self.dynamic.value = kappa * a * self.f_max**2 / self.energy_unit
+        self.static.value = static * a / self.f_max / self.energy_unit
+        self.transmit.value = tx_power * self.deadline / self.energy_unit
 
 
 def build(data: RobustData) -> AllocationProblem:
     d = data.devices
     n = len(d)
-    arr = lambda attr: np.array([getattr(x, attr) for x in d], dtype=float)  # noqa: E731
-    f = cp.Variable(n, name="f_GHz")
-    b = cp.Variable(n, nonneg=True, name="b_MHz")
-    r = cp.Variable(n, nonneg=True, name="rate_Mbps")
-    t = cp.Variable(n, nonneg=True, name="tx_time")
-    a = cp.Parameter(n, nonneg=True)
-    s = cp.Parameter(n, nonneg=True)
-    mu_e = cp.Parameter(n, nonneg=True)
-    sd_e = cp.Parameter(n, nonneg=True)
-    bits = cp.Parameter(n, nonneg=True)
-    snr = arr("snr_per_hz") / MHZ  # in MHz, so that b·log(1 + snr/b) keeps its form
-    kappa = arr("kappa") * GIGA * GHZ**2  # energy κ·a·f² in J with a in 10⁹, f in GHz
-    static = arr("static_power") * GIGA / GHZ
-    inv_f = cp.inv_pos(f)
-    spread = cp.hstack([cp.norm(cp.hstack([s[i] * inv_f[i], sd_e[i]])) for i in range(n)])
+
+    def const(attr: str) -> np.ndarray:
+        return np.array([getattr(x, attr) for x in d], dtype=float)
+
+    f_max, deadline, snr = const("f_max"), const("deadline"), const("snr_per_hz")
+    unit = np.minimum(snr, data.bandwidth / n)
+    phi = cp.Variable(n, name="f_over_fmax")
+    beta = cp.Variable(n, nonneg=True, name="b_over_unit")
+    rate = cp.Variable(n, nonneg=True, name="rate_over_unit")
+    tx = cp.Variable(n, nonneg=True, name="tx_over_deadline")
+    params = [cp.Parameter(n, nonneg=True) for _ in range(8)]
+    local, spread_local, server, spread_server, bits, dynamic, static, transmit = params
+    inv_phi = cp.inv_pos(phi)
+    spread = cp.hstack(
+        [cp.norm(cp.hstack([spread_local[i] * inv_phi[i], spread_server[i]])) for i in range(n)]
+    )
     constraints = [
-        f >= arr("f_min") / GHZ,
-        f <= arr("f_max") / GHZ,
-        r <= -cp.rel_entr(b, b + snr) / LN2,
-        t >= cp.multiply(bits, cp.inv_pos(r)),
-        cp.multiply(a, inv_f) + t + mu_e + cp.multiply(arr("margin"), spread) <= arr("deadline"),
-        cp.sum(b) <= data.bandwidth / MHZ,
+        phi >= const("f_min") / f_max,
+        phi <= 1,
+        rate <= -cp.rel_entr(beta, beta + snr / unit) / LN2,
+        tx >= cp.multiply(bits, cp.inv_pos(rate)),
+        cp.multiply(local, inv_phi) + tx + server + cp.multiply(const("margin"), spread) <= 1,
+        cp.sum(cp.multiply(unit / data.bandwidth, beta)) <= 1,
     ]
     objective = cp.sum(
-        cp.multiply(kappa, cp.multiply(a, cp.square(f)))
-        + cp.multiply(static, cp.multiply(a, inv_f))
-        + cp.multiply(arr("tx_power"), t)
+        cp.multiply(dynamic, cp.square(phi)) + cp.multiply(static, inv_phi) + cp.multiply(transmit, tx)
     )
     problem = cp.Problem(cp.Minimize(objective), constraints)
-    return AllocationProblem(problem, f, b, a, s, mu_e, sd_e, bits)
+    return AllocationProblem(
+        problem,
+        phi,
+        beta,
+        local,
+        spread_local,
+        server,
+        spread_server,
+        bits,
+        dynamic,
+        static,
+        transmit,
+        unit,
+        data.bandwidth,
+        f_max,
+        deadline,
+    )
 
 
 def solve(
     ap: AllocationProblem, options: SolveOptions, solver: str = "clarabel"
 ) -> tuple[Outcome, np.ndarray | None, np.ndarray | None, float | None]:
-    """Solve; returns the outcome, f and b in Hz, and the bandwidth price in J/Hz."""
+    """Solve; returns the outcome (objective and bound in J), f and b in Hz, and the bandwidth
+    price in J/Hz (the dual of Σ b ≤ B)."""
     out = solve_cvxpy(ap.problem, solver, options)
+    for attr in ("objective", "bound"):
+        value = getattr(out, attr)
+        if value is not None:
+            setattr(out, attr, value * ap.energy_unit)
     if not out.has_solution:
         return out, None, None, None
-    f = np.asarray(ap.f.value, dtype=float) * GHZ
-    b = np.maximum(np.asarray(ap.b.value, dtype=float), 0.0) * MHZ
+    f = np.asarray(ap.phi.value, dtype=float) * ap.f_max
+    b = np.maximum(np.asarray(ap.beta.value, dtype=float), 0.0) * ap.unit
     dual = ap.problem.constraints[-1].dual_value
-    price = None if dual is None else max(float(dual), 0.0) / MHZ
+    price = None if dual is None else max(float(dual), 0.0) * ap.energy_unit / ap.bandwidth
     return out, f, b, price

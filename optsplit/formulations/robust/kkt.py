@@ -19,19 +19,29 @@ from optsplit.formulations.robust.physics import energy, inverse_clock_needed, r
 
 GOLDEN_STEPS = 40
 PRICE_STEPS = 45
-HINTED_PRICE_STEPS = 28
+HINTED_PRICE_STEPS = 28  # a 4-decade bracket around a hint, to 1.5e-8 of a decade
+# coarse screening of many candidates: b to 1e-5 of its range, the price to 6e-5 of a decade
+SCREEN_GOLDEN_STEPS = 24
+SCREEN_PRICE_STEPS = 16
 BISECTION_STEPS = 70
 INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
 
 
+# Bracket of log10 of the bandwidth price (J/Hz) searched without a hint: wide enough for
+# bandwidths from 1e3 to 1e18 Hz (at B = 1e15 Hz the price is near 1e-24 J/Hz).
+LOG_PRICE_RANGE = (-60.0, 10.0)
+
+
 @dataclass
 class Allocation:
-    """Per partition vector c: total energy, feasibility, clocks f[c, n] and bandwidths b[c, n]."""
+    """Per partition vector c: total energy, feasibility, clocks f[c, n], bandwidths b[c, n]
+    and the bandwidth price[c] (J/Hz, 0 where the budget is not binding)."""
 
     energy: np.ndarray
     feasible: np.ndarray
     f: np.ndarray
     b: np.ndarray
+    price: np.ndarray
 
 
 class _Batch:
@@ -93,12 +103,12 @@ class _Batch:
         b_req = np.where(self.sends, np.where(reachable, hi, np.inf), 0.0)
         return np.where(window >= -1e-15 * self.deadline, b_req, np.inf)
 
-    def best_bandwidth(self, lo: np.ndarray, price: np.ndarray) -> np.ndarray:
+    def best_bandwidth(self, lo: np.ndarray, price: np.ndarray, steps: int = GOLDEN_STEPS) -> np.ndarray:
         """Golden-section minimiser of cost(·, price) on [lo, B] (0 where nothing is sent)."""
         a, c = lo.copy(), np.full_like(lo, self.B)
         x1, x2 = c - INVPHI * (c - a), a + INVPHI * (c - a)
         f1, f2 = self.cost(x1, price), self.cost(x2, price)
-        for _ in range(GOLDEN_STEPS):
+        for _ in range(steps):
             left = f1 <= f2  # the minimum lies in [a, x2]
             c = np.where(left, x2, c)
             a = np.where(left, a, x1)
@@ -113,47 +123,85 @@ class _Batch:
         return np.where(self.sends, np.where(at_lo, lo, best), 0.0)
 
 
-def allocate(data: RobustData, parts: np.ndarray, price_hint: float | None = None) -> Allocation:
+def _price_search(
+    batch: _Batch, lo: np.ndarray, lower: float, upper: float, steps: int, golden: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bisection on log10 of the price over [lower, upper]: the least price found with Σ b ≤ B
+    per row, and whether the search never left an end of the bracket (the price lies beyond)."""
+    log_lo = np.full((lo.shape[0], 1), lower)
+    log_hi = np.full((lo.shape[0], 1), upper)
+    for _ in range(steps):
+        mid = 0.5 * (log_lo + log_hi)
+        over = batch.best_bandwidth(lo, 10.0**mid, golden).sum(axis=1, keepdims=True) > batch.B
+        log_lo, log_hi = np.where(over, mid, log_lo), np.where(over, log_hi, mid)
+    return log_hi, ((log_hi == upper) | (log_lo == lower))[:, 0]
+
+
+def allocate(
+    data: RobustData, parts: np.ndarray, price_hint: float | None = None, coarse: bool = False
+) -> Allocation:
     """Optimal (f, b) and energy for each row of ``parts`` (C × N partition points).
 
-    ``price_hint`` (a nearby bandwidth price, J/Hz) narrows the price search to two decades
-    either side, for fast screening of many similar partition vectors.
+    ``price_hint`` (a nearby bandwidth price, J/Hz) first searches two decades either side of
+    it; rows whose price lies beyond are searched over the whole range. ``coarse`` screens
+    many similar partition vectors fast (no second search): energies good to about 1e-5,
+    enough to rank them, not to report.
     """
     batch = _Batch(data, np.atleast_2d(parts))
     b_req = batch.min_bandwidth()
     feasible = np.isfinite(b_req).all(axis=1) & (b_req.sum(axis=1) <= batch.B * (1 + 1e-12))
     lo = np.where(np.isfinite(b_req), np.minimum(b_req, batch.B), 0.0)
 
-    zero = np.zeros((lo.shape[0], 1))
-    b = batch.best_bandwidth(lo, zero)
+    golden = SCREEN_GOLDEN_STEPS if coarse else GOLDEN_STEPS
+    b = batch.best_bandwidth(lo, np.zeros((lo.shape[0], 1)), golden)
     enough = b.sum(axis=1) <= batch.B * (1 + 1e-12)
-    centre = None if not price_hint or price_hint <= 0 else float(np.log10(price_hint))
-    log_lo = np.full((lo.shape[0], 1), -30.0 if centre is None else centre - 2.0)
-    log_hi = np.full((lo.shape[0], 1), 10.0 if centre is None else centre + 2.0)
-    for _ in range(PRICE_STEPS if centre is None else HINTED_PRICE_STEPS):
-        mid = 0.5 * (log_lo + log_hi)
-        over = batch.best_bandwidth(lo, 10.0**mid).sum(axis=1, keepdims=True) > batch.B
-        log_lo, log_hi = np.where(over, mid, log_lo), np.where(over, log_hi, mid)
-    priced = batch.best_bandwidth(lo, 10.0**log_hi)  # the side where Σ b ≤ B
+    if price_hint is not None and price_hint > 0:
+        centre = float(np.log10(price_hint))
+        steps = SCREEN_PRICE_STEPS if coarse else HINTED_PRICE_STEPS
+        log_price, beyond = _price_search(batch, lo, centre - 2.0, centre + 2.0, steps, golden)
+        if not coarse and (beyond & ~enough).any():
+            full, _ = _price_search(batch, lo, *LOG_PRICE_RANGE, PRICE_STEPS, golden)
+            log_price = np.where(beyond[:, None], full, log_price)
+    else:
+        log_price, _ = _price_search(batch, lo, *LOG_PRICE_RANGE, PRICE_STEPS, golden)
+    priced = batch.best_bandwidth(lo, 10.0**log_price, golden)  # the side where Σ b ≤ B
+    # share out what the search's resolution left unused (more bandwidth never costs energy)
+    # among the devices above their least bandwidth, in proportion to their excess over it
+    excess = priced - np.where(batch.sends, lo, 0.0)
+    spare = batch.B - priced.sum(axis=1, keepdims=True)
+    total_excess = excess.sum(axis=1, keepdims=True)
+    short = (spare > 0) & (total_excess > 0)
+    priced = np.where(short, priced + excess * (spare / np.where(short, total_excess, 1.0)), priced)
     b = np.where(enough[:, None], b, priced)
     f, ok = batch.clock(b)
     e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power, batch.snr_per_hz)
     feasible &= ok.all(axis=1) & (b.sum(axis=1) <= batch.B * (1 + 1e-9))
     total_energy = np.where(feasible, e.sum(axis=1), np.inf)
-    return Allocation(total_energy, feasible, f, b)
+    price = np.where(enough, 0.0, 10.0 ** log_price[:, 0])
+    return Allocation(total_energy, feasible, f, b, price)
 
 
 def settle(data: RobustData, parts: np.ndarray, b: np.ndarray) -> Allocation:
     """Make a solver's (approximate) bandwidths exactly feasible for one partition vector:
-    scale them onto the budget and give every device its best clock for its bandwidth.
+    raise each to the least its deadline needs at f_max, take any excess over B from the
+    shares above those least amounts in proportion, and give every device its best clock
+    for its bandwidth.
 
     Interior-point solutions meet constraints only to ~1e-8; this projection turns them into
-    plans the evaluator accepts to 1e-9, at an energy within the solver's tolerance.
+    plans the evaluator accepts, at an energy within the solver's tolerance. Infeasible only
+    where the partition vector is (the least amounts exceed B, or a device cannot meet its
+    deadline at all).
     """
     batch = _Batch(data, np.atleast_2d(parts))
-    b = np.where(batch.sends, np.atleast_2d(b), 0.0)
-    b = b * min(1.0, batch.B / max(float(b.sum()), 1e-300))
+    need = batch.min_bandwidth()
+    floor = np.where(np.isfinite(need), need, 0.0)
+    b = np.where(batch.sends, np.maximum(np.atleast_2d(b), floor), 0.0)
+    excess = b - floor
+    room = batch.B - floor.sum(axis=1, keepdims=True)
+    over = b.sum(axis=1, keepdims=True) > batch.B
+    share = np.clip(room / np.maximum(excess.sum(axis=1, keepdims=True), 1e-300), 0.0, 1.0)
+    b = np.where(over, floor + excess * share, b)
     f, ok = batch.clock(b)
     e = energy(batch.a, batch.bits, f, b, batch.kappa, batch.static_power, batch.tx_power, batch.snr_per_hz)
-    feasible = np.asarray(ok.all(axis=1))
-    return Allocation(np.where(feasible, e.sum(axis=1), np.inf), feasible, f, b)
+    feasible = np.asarray(ok.all(axis=1)) & np.isfinite(need).all(axis=1) & (room[:, 0] >= 0)
+    return Allocation(np.where(feasible, e.sum(axis=1), np.inf), feasible, f, b, np.full(len(b), np.nan))

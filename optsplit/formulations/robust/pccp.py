@@ -22,13 +22,15 @@ import numpy as np
 from optsplit.formulations.robust.data import RobustData
 from optsplit.formulations.robust.kkt import _Batch
 from optsplit.formulations.robust.physics import energy, robust_latency
+from optsplit.result import Termination
 from optsplit.solvers.cvxpy_backend import solve_cvxpy
 from optsplit.solvers.options import SolveOptions
 
 
 @dataclass
 class PccpSettings:
-    """Penalty CCP parameters: τ₀ (relative to the mean point energy), growth μ, cap, tolerances."""
+    """Penalty CCP parameters: τ₀, growth μ, cap and tolerances, all relative to the mean
+    point energy (the LP's costs are divided by it, so they are near 1 at any scale)."""
 
     tau0: float = 0.05
     deadline_weight: float = 1e4  # exact penalty on relative deadline excess, × mean energy
@@ -134,6 +136,22 @@ def _point_tables(data: RobustData, b: np.ndarray, price: float | None) -> tuple
     return c, L
 
 
+@dataclass
+class PccpRun:
+    """One penalty-CCP run: the 0/1 partition it rounds to, its iterations, and how it ended:
+    LOCALLY_SOLVED (slacks zero, objective settled), ITERATION_LIMIT (the cap, with x still
+    fractional or slacks left) or NUMERICAL_ERROR (an LP the solver did not solve)."""
+
+    parts: np.ndarray
+    iterations: int
+    termination: Termination
+    failure: str | None = None
+
+    @property
+    def converged(self) -> bool:
+        return self.termination is Termination.LOCALLY_SOLVED
+
+
 def partition(
     lp: PartitionLP,
     data: RobustData,
@@ -141,21 +159,22 @@ def partition(
     price: float | None,
     settings: PccpSettings,
     options: SolveOptions,
-) -> tuple[np.ndarray, int]:
-    """Run penalty CCP from the relaxation; returns the 0/1 partition and the iteration count."""
+) -> PccpRun:
+    """Run penalty CCP from the relaxation; the partition is the largest entry of x per device."""
     c, L = _point_tables(data, b, price)
     finite = np.isfinite(c) & (lp.upper > 0)
-    scale = float(np.mean(c[finite])) if finite.any() else 1.0
-    lp.cost.value = np.where(np.isfinite(c), c, 1e3 * scale) * lp.upper
+    scale = float(np.mean(c[finite])) if finite.any() and np.mean(c[finite]) > 0 else 1.0
+    # costs in units of the mean point energy, so that the LP solver's absolute tolerances
+    # mean the same at 1e-4 J as at 1 J; a point that cannot meet its deadline costs 1e3
+    lp.cost.value = np.where(np.isfinite(c), c / scale, 1e3) * lp.upper
     deadline = np.array([d.deadline for d in data.devices])
     # one-hot x makes Σ_m x_m·sqrt(v_m) equal sqrt(Σ_m x_m v_m): the chance constraint is the
     # linear row Σ_m x_m L_m ≤ D (scaled by 1/D); binarity is the only concave part left
     lp.deadline_coef.value = np.where(np.isfinite(L), L, 1e3) / deadline[:, None] * lp.upper
     lp.deadline_rhs.value = np.ones(len(deadline))
-    lp.deadline_weight.value = settings.deadline_weight * scale
+    lp.deadline_weight.value = settings.deadline_weight
     x = lp.upper / lp.upper.sum(axis=1, keepdims=True)  # start from the uniform mixture
-    tau = settings.tau0 * scale
-    iterations = 0
+    tau = settings.tau0
     previous = np.inf
     for iterations in range(1, settings.max_iterations + 1):
         # tangent of Σ(x − x²) at x: Σ (1 − 2x)·x' + Σ x²  ≤ slack
@@ -164,7 +183,8 @@ def partition(
         lp.tau.value = tau
         out = solve_cvxpy(lp.problem, settings.solver, options)
         if not out.has_solution:
-            break
+            failure = f"PCCP LP {iterations} not solved ({out.termination.value})"
+            return PccpRun(np.argmax(x, axis=1), iterations, Termination.NUMERICAL_ERROR, failure)
         x = np.clip(np.asarray(lp.x.value), 0.0, 1.0) * lp.upper
         slack = float(np.sum(np.asarray(lp.slack_deadline.value)) + np.sum(np.asarray(lp.slack_binary.value)))
         value = float(np.sum(lp.cost.value * x))
@@ -172,16 +192,17 @@ def partition(
             {
                 "pccp_iteration": iterations,
                 "tau": tau,
-                "energy": value,
+                "energy": value * scale,
                 "slack": slack,
                 "max_fraction": float(np.max(np.minimum(x, 1 - x))),
             }
         )
-        if slack < settings.tolerance and abs(previous - value) <= settings.tolerance * scale:
-            break
+        if slack < settings.tolerance and abs(previous - value) <= settings.tolerance:
+            return PccpRun(np.argmax(x, axis=1), iterations, Termination.LOCALLY_SOLVED)
         previous = value
-        tau = min(settings.growth * tau, settings.tau_max * scale)
-    return np.argmax(x, axis=1), iterations
+        tau = min(settings.growth * tau, settings.tau_max)
+    failure = f"PCCP stopped at its cap of {settings.max_iterations} iterations before settling"
+    return PccpRun(np.argmax(x, axis=1), settings.max_iterations, Termination.ITERATION_LIMIT, failure)
 
 
 def least_bandwidth_partition(data: RobustData) -> np.ndarray:

@@ -1,0 +1,262 @@
+"""The paper's alternation: convex allocation (CVXPY/Clarabel) ⇄ PCCP partition step.
+
+Each partition vector's allocation is the convex solver's, settled onto exact clocks (KKT);
+where the solver gives no usable point the exact allocation decides, so a partition is
+called infeasible only when it is, and the instance only when the vector needing the least
+bandwidth is (then every vector is). The loop stops when the energy no longer drops. It is
+labelled LOCALLY_SOLVED only when that stop is the method's own convergence, with every
+PCCP run of the last partition step settled; an LP the solver failed, a PCCP run stopped at
+its cap, the outer cap and the clock are labelled as what they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from optsplit.formulations.robust import allocation, kkt, pccp
+from optsplit.formulations.robust.data import RobustData
+from optsplit.result import Termination
+from optsplit.solvers.options import SolveOptions
+
+log = logging.getLogger(__name__)
+
+MAX_OUTER = 50
+MAX_POLISH_CANDIDATES = 400
+PRICE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+IMPROVEMENT = 1e-9  # a relative energy drop smaller than this is no improvement
+
+Incumbent = tuple[float, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass
+class Run:
+    """What the alternation found and why it stopped."""
+
+    best: Incumbent | None
+    termination: Termination
+    lines: list[str] = field(default_factory=list)
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    pccp_iterations: int = 0
+
+
+@dataclass
+class Allocated:
+    """One partition vector's allocation: energy (J), clocks, bandwidths, bandwidth price."""
+
+    energy: float
+    f: np.ndarray
+    b: np.ndarray
+    price: float | None
+    note: str | None = None
+
+
+def allocate(
+    ra: allocation.AllocationProblem, data: RobustData, parts: np.ndarray, options: SolveOptions
+) -> Allocated | None:
+    """The convex solver's allocation for ``parts``, settled exactly; the exact (KKT) one where
+    the solver gives no point or one that cannot be settled; None if ``parts`` is infeasible."""
+    ra.set_partition(data, parts)
+    out, _f, b, price = allocation.solve(ra, options)
+    if b is not None:
+        settled = kkt.settle(data, parts, b)
+        if settled.feasible[0]:
+            return Allocated(float(settled.energy[0]), settled.f[0], settled.b[0], price)
+    exact = kkt.allocate(data, parts[None, :])
+    if not exact.feasible[0]:
+        return None
+    note = f"CVXPY/Clarabel gave {out.termination.value}: allocated exactly (KKT)"
+    return Allocated(float(exact.energy[0]), exact.f[0], exact.b[0], float(exact.price[0]), note)
+
+
+def _cheapest(
+    data: RobustData, candidates: list[np.ndarray], price: float | None
+) -> tuple[np.ndarray, float] | None:
+    """The candidate partition vector with the lowest exact (KKT) energy, if any is feasible:
+    all screened with the price hint, the cheapest then allocated in full."""
+    screened = kkt.allocate(data, np.array(candidates), price_hint=price, coarse=True)
+    if not screened.feasible.any():
+        return None
+    best = candidates[int(np.argmin(screened.energy))]
+    exact = kkt.allocate(data, best[None, :], price_hint=price)
+    return (best, float(exact.energy[0])) if exact.feasible[0] else None
+
+
+@dataclass
+class Step:
+    """A partition step's proposal (None: nothing feasible and new), its PCCP iterations and
+    the failures of its PCCP runs."""
+
+    parts: np.ndarray | None
+    iterations: int
+    failures: list[pccp.PccpRun]
+
+
+def partition_step(
+    lp: pccp.PartitionLP,
+    data: RobustData,
+    b: np.ndarray,
+    price: float | None,
+    settings: pccp.PccpSettings,
+    options: SolveOptions,
+    current: np.ndarray,
+    current_energy: float,
+) -> Step:
+    """PCCP partitions at the current bandwidths and at a sweep of bandwidth prices around the
+    allocation's dual price; the one whose exact allocation is cheapest is proposed. If none
+    improves on the current energy (the devices' moves may conflict over bandwidth), each
+    proposed move is tried on its own."""
+    prices: list[float | None] = [None]
+    if price is not None and price > 0:
+        prices += [price * k for k in PRICE_FACTORS]
+    candidates: list[np.ndarray] = []
+    inner = 0
+    failures = []
+    for p in prices:
+        run = pccp.partition(lp, data, b, p, settings, options)
+        inner += run.iterations
+        if not run.converged:
+            failures.append(run)
+        cand = run.parts
+        if not np.array_equal(cand, current) and not any(np.array_equal(cand, c) for c in candidates):
+            candidates.append(cand)
+    if not candidates:
+        return Step(None, inner, failures)
+    best = _cheapest(data, candidates, price)
+    if best is not None and best[1] < current_energy * (1 - IMPROVEMENT):
+        return Step(best[0], inner, failures)
+    singles: list[np.ndarray] = []
+    for cand in candidates:
+        for n in np.flatnonzero(cand != current):
+            single = current.copy()
+            single[n] = cand[n]
+            if not any(np.array_equal(single, c) for c in singles):
+                singles.append(single)
+    alone = _cheapest(data, singles, price) if singles else None
+    found = [x for x in (best, alone) if x is not None]
+    return Step(min(found, key=lambda x: x[1])[0] if found else None, inner, failures)
+
+
+def _stop_reason(failures: list[pccp.PccpRun]) -> Termination:
+    """LOCALLY_SOLVED when the last step's PCCP runs all settled; else what stopped them."""
+    if not failures:
+        return Termination.LOCALLY_SOLVED
+    if any(run.termination is Termination.NUMERICAL_ERROR for run in failures):
+        return Termination.NUMERICAL_ERROR
+    return Termination.ITERATION_LIMIT
+
+
+def alternate(data: RobustData, options: SolveOptions, settings: pccp.PccpSettings) -> Run:
+    """Alternate allocation and partition steps from PCCP's first partition."""
+    t0 = time.perf_counter()
+    limit = options.time_limit  # applies to the whole loop; each small inner solve runs free
+    options = replace(options, time_limit=None)
+    ra = allocation.build(data)
+    lp = pccp.build(data)
+    b = np.full(len(data.devices), data.bandwidth / len(data.devices))
+    first = pccp.partition(lp, data, b, None, settings, options)
+    parts: np.ndarray = first.parts
+    inner = first.iterations
+    failures = [] if first.converged else [first]
+    run = Run(None, Termination.ITERATION_LIMIT)  # unless the loop ends by itself
+    for outer in range(1, MAX_OUTER + 1):
+        # the limit stops the loop once a plan exists, never before: limits never lose work
+        if run.best is not None and limit is not None and time.perf_counter() - t0 > limit:
+            run.termination = Termination.TIME_LIMIT
+            break
+        found = allocate(ra, data, parts, options)
+        if found is None:
+            _say(run, f"outer {outer}: partition {parts.tolist()} admits no allocation")
+            fallback = pccp.least_bandwidth_partition(data)
+            if run.best is None and np.array_equal(fallback, parts):
+                run.termination = Termination.INFEASIBLE  # the least demanding vector fails: all do
+                break
+            if run.best is not None:
+                run.termination = _stop_reason(failures)
+                break
+            parts = fallback  # restart from the partition needing the least bandwidth
+            continue
+        if found.note:
+            _say(run, f"outer {outer}: {found.note}")
+        improved = run.best is None or found.energy < run.best[0] * (1 - IMPROVEMENT)
+        if improved:
+            run.best = (found.energy, parts.copy(), found.f, found.b)
+        run.iterations.append(
+            {
+                "outer_iteration": outer,
+                "energy": found.energy,
+                "pccp_iterations": inner,
+                "partition": parts.tolist(),
+                "elapsed": time.perf_counter() - t0,
+            }
+        )
+        shown = parts.tolist()
+        _say(run, f"outer {outer}: energy {found.energy:.6g} J, PCCP iterations {inner}, partition {shown}")
+        if not improved:
+            run.termination = _stop_reason(failures)
+            break
+        step = partition_step(lp, data, found.b, found.price, settings, options, parts, found.energy)
+        inner, failures = step.iterations, step.failures
+        for bad in failures:
+            _say(run, f"outer {outer}: {bad.failure}")
+        if step.parts is None:
+            run.termination = _stop_reason(failures)
+            break
+        parts = step.parts
+    else:
+        _say(run, f"stopped at the cap of {MAX_OUTER} outer iterations")
+    run.pccp_iterations = len(lp.iterations)
+    if run.best is not None:
+        run.best = _exact(data, run.best, run)
+    return run
+
+
+def _exact(data: RobustData, best: Incumbent, run: Run) -> Incumbent:
+    """The incumbent with the exact (KKT) allocation of its partition when that is cheaper
+    than the settled solver allocation (the convex problem has one optimum; the interior
+    point's is within its tolerance of it)."""
+    energy, parts, _f, _b = best
+    exact = kkt.allocate(data, parts[None, :])
+    if exact.feasible[0] and exact.energy[0] < energy:
+        _say(run, f"exact allocation of partition {parts.tolist()}: energy {exact.energy[0]:.9g} J")
+        return float(exact.energy[0]), parts, exact.f[0], exact.b[0]
+    return best
+
+
+def polish(data: RobustData, best: Incumbent, run: Run, t0: float) -> Incumbent:
+    """1-opt local search: move one device's split point at a time, each candidate vector
+    allocated exactly (KKT); repeat while the energy drops."""
+    sizes = [d.num_points for d in data.devices]
+    if sum(sizes) > MAX_POLISH_CANDIDATES:
+        _say(run, f"polish skipped: {sum(sizes)} candidates > {MAX_POLISH_CANDIDATES}")
+        return best
+    while True:
+        current = best[1]
+        candidates = np.repeat(current[None, :], sum(sizes), axis=0)
+        row = 0
+        for n, size in enumerate(sizes):
+            candidates[row : row + size, n] = np.arange(size)
+            row += size
+        alloc = kkt.allocate(data, candidates)
+        j = int(np.argmin(alloc.energy))
+        if not alloc.energy[j] < best[0] * (1 - IMPROVEMENT):
+            return best
+        best = (float(alloc.energy[j]), candidates[j].copy(), alloc.f[j], alloc.b[j])
+        run.iterations.append(
+            {
+                "polish": True,
+                "energy": best[0],
+                "partition": best[1].tolist(),
+                "elapsed": time.perf_counter() - t0,
+            }
+        )
+        _say(run, f"polish: energy {best[0]:.6g} J, partition {best[1].tolist()}")
+
+
+def _say(run: Run, line: str) -> None:
+    run.lines.append(line)
+    log.info(line)
