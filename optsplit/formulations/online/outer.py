@@ -24,10 +24,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
-from optsplit.solvers.cvxpy_backend import solve_cvxpy
 from optsplit.solvers.options import SolveOptions
 
 from .data import OnlineData
@@ -106,6 +104,8 @@ class ConvexStep:
     """The (ω, p, ρ) problem for fixed splits, built once, re-solved with new parameters."""
 
     def __init__(self, data: OnlineData) -> None:
+        import cvxpy as cp  # imported here: the formulation loads without CVXPY until a frame is solved
+
         n = data.n
         self.data = data
         self.omega = cp.Variable(n, nonneg=True)
@@ -151,6 +151,8 @@ class ConvexStep:
         share = 1.0 / data.n
         self.lo.value = np.where(active & equal_share, share, 0.0)
         self.hi.value = np.where(active, share if equal_share else 1.0, 0.0)
+        from optsplit.solvers.cvxpy_backend import solve_cvxpy
+
         out = solve_cvxpy(self.problem, "clarabel", SolveOptions())
         if not out.has_solution or self.omega.value is None or self.power.value is None:
             self.fallbacks += 1

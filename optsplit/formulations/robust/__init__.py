@@ -15,15 +15,14 @@ import numpy as np
 
 from optsplit.errors import OptsplitError
 from optsplit.evaluate.robust import evaluate_robust
-from optsplit.formulations.robust import alternate, kkt, minlp, pccp
+from optsplit.formulations.robust import kkt
 from optsplit.formulations.robust.data import RobustData, prepare
 from optsplit.formulations.robust.explain import explain_infeasible
 from optsplit.instance.model import Instance
 from optsplit.problem import Evaluation, Method
 from optsplit.result import Result, SolutionStatus, Termination
 from optsplit.solvers.options import SolveOptions
-from optsplit.solvers.pyomo_backend import solve_pyomo
-from optsplit.solvers.registry import ModelKind
+from optsplit.solvers.registry import Backend, ModelKind, get_backend
 from optsplit.spec import Generator
 
 if TYPE_CHECKING:
@@ -105,7 +104,7 @@ def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) 
     )
 
 
-def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
     """The full MINLP, globally by SCIP through Pyomo.
 
     SCIP's feasibility tolerance (1e-6, absolute) lets its point overrun a deadline by about a
@@ -115,9 +114,12 @@ def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Re
     bound is SCIP's dual bound.
     """
     t0 = time.perf_counter()
+    from optsplit.formulations.robust import minlp
+
     model = minlp.build(data)
     build_time = time.perf_counter() - t0
-    out = solve_pyomo(model, "scip", options)
+    solver = get_backend(backend or "pyomo-scip") if not isinstance(backend, Backend) else backend
+    out = solver.solve(model, options)
     runtime = build_time + out.runtime
     if out.termination is Termination.INFEASIBLE:
         return _infeasible(data, runtime, out.solver, out.log)
@@ -157,12 +159,17 @@ def run_scip(data: RobustData, backend: str | None, options: SolveOptions) -> Re
     )
 
 
-def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False) -> Result:
-    """The paper's alternation (optionally with the 1-opt polish), as a Result."""
+def _pccp_pipeline(
+    data: RobustData, options: SolveOptions, polish: bool = False, backend: Any = None
+) -> Result:
+    """The paper's alternation (optionally with the 1-opt polish) with the convex allocation on
+    ``backend`` (default Clarabel through CVXPY), as a Result."""
+    from optsplit.formulations.robust import alternate, pccp
+
     t0 = time.perf_counter()
     settings = pccp.PccpSettings(**options.extra.get("pccp", {}))
     options = replace(options, extra={k: v for k, v in options.extra.items() if k != "pccp"})
-    run = alternate.alternate(data, options, settings)
+    run = alternate.alternate(data, options, settings, backend or "cvxpy-clarabel")
     if polish and run.best is not None and run.termination is not Termination.TIME_LIMIT:
         run.best = alternate.polish(data, run.best, run, t0)
     runtime = time.perf_counter() - t0
@@ -201,12 +208,12 @@ def _pccp_pipeline(data: RobustData, options: SolveOptions, polish: bool = False
     )
 
 
-def run_pccp(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
-    return _pccp_pipeline(data, options)
+def run_pccp(data: RobustData, backend: Any, options: SolveOptions) -> Result:
+    return _pccp_pipeline(data, options, backend=backend)
 
 
-def run_pccp_polish(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
-    return _pccp_pipeline(data, options, polish=True)
+def run_pccp_polish(data: RobustData, backend: Any, options: SolveOptions) -> Result:
+    return _pccp_pipeline(data, options, polish=True, backend=backend)
 
 
 def run_mean_only(data: RobustData, backend: str | None, options: SolveOptions) -> Result:

@@ -13,14 +13,15 @@ b·log(1 + c/b) = −rel_entr(b, b + c); the std term is ‖(s/f, σ_e)‖₂, s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
 
 from optsplit.formulations.robust.data import RobustData
 from optsplit.formulations.robust.physics import energy
-from optsplit.solvers.cvxpy_backend import solve_cvxpy
 from optsplit.solvers.options import Outcome, SolveOptions
+from optsplit.solvers.registry import get_backend
 
 LN2 = float(np.log(2.0))
 
@@ -45,6 +46,7 @@ class AllocationProblem:
     f_max: np.ndarray
     deadline: np.ndarray
     energy_unit: float = 1.0  # E0, J
+    backend: Any = "cvxpy-clarabel"  # a registered back-end name or a Backend object (CVXPY kind)
 
     def set_partition(self, data: RobustData, parts: np.ndarray) -> None:
         """Load one partition vector's figures into the parameters (the problem is not rebuilt)."""
@@ -123,11 +125,12 @@ def build(data: RobustData) -> AllocationProblem:
 
 
 def solve(
-    ap: AllocationProblem, options: SolveOptions, solver: str = "clarabel"
+    ap: AllocationProblem, options: SolveOptions
 ) -> tuple[Outcome, np.ndarray | None, np.ndarray | None, float | None]:
-    """Solve; returns the outcome (objective and bound in J), f and b in Hz, and the bandwidth
-    price in J/Hz (the dual of Σ b ≤ B)."""
-    out = solve_cvxpy(ap.problem, solver, options)
+    """Solve on the problem's back-end; returns the outcome (objective and bound in J), f and b
+    in Hz, and the bandwidth price in J/Hz (the dual of Σ b ≤ B)."""
+    backend = get_backend(ap.backend) if isinstance(ap.backend, str) else ap.backend
+    out = backend.solve(ap.problem, options)
     for attr in ("objective", "bound"):
         value = getattr(out, attr)
         if value is not None:

@@ -150,12 +150,15 @@ def _stop_reason(failures: list[pccp.PccpRun]) -> Termination:
     return Termination.ITERATION_LIMIT
 
 
-def alternate(data: RobustData, options: SolveOptions, settings: pccp.PccpSettings) -> Run:
-    """Alternate allocation and partition steps from PCCP's first partition."""
+def alternate(
+    data: RobustData, options: SolveOptions, settings: pccp.PccpSettings, backend: Any = "cvxpy-clarabel"
+) -> Run:
+    """Alternate allocation (on ``backend``) and partition steps from PCCP's first partition."""
     t0 = time.perf_counter()
     limit = options.time_limit  # applies to the whole loop; each small inner solve runs free
     options = replace(options, time_limit=None)
     ra = allocation.build(data)
+    ra.backend = backend
     lp = pccp.build(data)
     b = np.full(len(data.devices), data.bandwidth / len(data.devices))
     first = pccp.partition(lp, data, b, None, settings, options)

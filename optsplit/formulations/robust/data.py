@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
-from scipy.stats import norm
 
 from optsplit.errors import InputError
 from optsplit.instance.model import Instance, RobustDevice
@@ -25,7 +25,7 @@ def cantelli_factor(epsilon: float) -> float:
 
 def gaussian_factor(epsilon: float) -> float:
     """k = Φ⁻¹(1 − ε): right only if the time is Gaussian."""
-    return float(norm.ppf(1.0 - epsilon))
+    return NormalDist().inv_cdf(1.0 - epsilon)
 
 
 @dataclass
