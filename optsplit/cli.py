@@ -315,9 +315,9 @@ def _draw_gantt(inst: Any, doc: dict[str, Any], formulation: str | None, path: P
 
 def _simulate(inst: Any, plan: dict[str, Any], samples: int, seed: int, scheduler: str | None) -> bool:
     """Print each device's empirical violation rate per law; True if all stay within ε."""
-    from optsplit.evaluate.simulate import DISTRIBUTIONS, simulate
+    from optsplit.formulations.robust.simulate import DISTRIBUTIONS, simulate
 
-    if inst.robust is None:
+    if inst.section("robust") is None:
         raise InputError("--simulate applies to robust instances", source=inst.source)
     if scheduler is None:
         report = simulate(inst, plan, samples, seed)

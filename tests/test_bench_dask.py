@@ -15,7 +15,7 @@ from conftest import INSTANCES
 
 import optsplit
 from optsplit.bench import Case, Suite, run_suite, suites
-from optsplit.evaluate.simulate import simulate
+from optsplit.formulations.robust.simulate import simulate
 
 distributed = pytest.importorskip("distributed")
 # the toy suite below is sent to workers and case processes by value: they cannot import tests

@@ -16,9 +16,9 @@ from scipy.special import lambertw
 import optsplit
 from optsplit import Status
 from optsplit.cli import EXIT_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from optsplit.evaluate.simulate import simulate
 from optsplit.formulations.robust import allocation, kkt
 from optsplit.formulations.robust.data import cantelli_factor, gaussian_factor, prepare
+from optsplit.formulations.robust.simulate import simulate
 from optsplit.result import Termination
 from optsplit.solvers.options import SolveOptions
 

@@ -24,7 +24,7 @@ def test_enumerate_and_the_layered_graph_choose_the_same_partition(seed: int) ->
         pytest.skip("infeasible instance")  # covered by the infeasibility tests
     report = optsplit.check(inst, res)
     assert report.ok
-    system = inst.robust
+    system = inst.section("robust")
     for entry, dev in zip(res.plan["devices"], system.devices):
         found = cheapest_partition(dev, system.noise_density, entry["frequency"], entry["bandwidth"])
         assert found is not None, "the layered graph finds no admissible path for a feasible plan"
@@ -39,6 +39,11 @@ def test_enumerate_and_the_layered_graph_choose_the_same_partition(seed: int) ->
 
 def test_a_tighter_deadline_makes_the_layered_check_refuse() -> None:
     inst = optsplit.from_dict(random_robust_doc(3, devices=1, layers=4))
-    dev = inst.robust.devices[0]
+    dev = inst.section("robust").devices[0]
     tight = type(dev)(**{**dev.__dict__, "deadline": 1e-6})
-    assert cheapest_partition(tight, inst.robust.noise_density, dev.f_max, inst.robust.bandwidth) is None
+    assert (
+        cheapest_partition(
+            tight, inst.section("robust").noise_density, dev.f_max, inst.section("robust").bandwidth
+        )
+        is None
+    )

@@ -8,7 +8,7 @@ import pytest
 from conftest import INSTANCES
 
 import optsplit
-from optsplit.evaluate.simulate import BLOCK, simulate
+from optsplit.formulations.robust.simulate import BLOCK, simulate
 
 N = 100_000
 

@@ -10,12 +10,9 @@ e.g. ``network.links[3].rate``.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tomli_w
 import yaml
 
@@ -28,11 +25,7 @@ from optsplit.instance.model import (
     Instance,
     Layer,
     Profile,
-    RobustDevice,
-    RobustSystem,
     TimeStat,
-    dbm_to_watt,
-    path_loss_gain,
 )
 from optsplit.instance.sections import build_sections
 from optsplit.instance.validation import validate
@@ -122,106 +115,14 @@ def from_dict(
     """Validate a parsed document and build the Instance (profile paths relative to base_dir)."""
     validate(doc, source, limits)
     base = base_dir or Path.cwd()
-    robust = _robust(doc["robust"], base, source, limits) if "robust" in doc else None
     sections = build_sections(doc, LoadContext(source, base, limits))
     return Instance(
         doc["name"],
         source,
         str(doc.get("description", "")),
         doc.get("formulation"),
-        robust,
         sections,
     )
-
-
-def _robust(doc: dict[str, Any], base: Path, source: str, limits: ReadLimits) -> RobustSystem:
-    """Build the `robust` section; checks that need more than one field at a time."""
-    default_eps = float(doc.get("epsilon", 0.05))
-    devices, seen = [], set()
-    profiles: dict[str, Profile] = {}
-    for i, raw in enumerate(doc["devices"]):
-        at = f"robust.devices[{i}]"
-        if raw["name"] in seen:
-            raise InputError(f"duplicate device name {quoted(raw['name'])}", source=source, path=f"{at}.name")
-        seen.add(raw["name"])
-        if raw["f_min"] > raw["f_max"]:
-            raise InputError(
-                f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source, path=f"{at}.f_min"
-            )
-        if "gain" not in raw and "distance" not in raw:
-            raise InputError("give the channel as 'gain' or 'distance'", source=source, path=at)
-        key = raw["profile"] if isinstance(raw["profile"], str) else None
-        if key is not None and key in profiles:
-            profile = profiles[key]
-        else:
-            profile = _resolve_profile(raw["profile"], base, source, f"{at}.profile", limits)
-            if key is not None:
-                profiles[key] = profile
-        _check_times(profile, raw, source, at)
-        if "gain" in raw:
-            gain = float(raw["gain"])
-        else:
-            distance = float(raw["distance"])
-            gain = _finite_positive(path_loss_gain, distance, "channel gain", source, f"{at}.distance")
-        devices.append(
-            RobustDevice(
-                name=raw["name"],
-                profile=profile,
-                f_min=float(raw["f_min"]),
-                f_max=float(raw["f_max"]),
-                f_ref=float(raw.get("f_ref", raw["f_max"])),
-                kappa=float(raw["kappa"]),
-                tx_power=float(raw["tx_power"]),
-                gain=gain,
-                deadline=float(raw["deadline"]),
-                epsilon=float(raw.get("epsilon", default_eps)),
-                processor=raw.get("processor"),
-                server_processor=raw.get("server_processor"),
-                local_scale=float(raw.get("local_scale", 1.0)),
-                server_scale=float(raw.get("server_scale", 1.0)),
-                flops_per_cycle=raw.get("flops_per_cycle"),
-                server_speed=raw.get("server_speed"),
-                static_power=float(raw.get("static_power", 0.0)),
-            )
-        )
-    dbm = float(doc.get("noise_density_dbm", -174.0))
-    noise = _finite_positive(dbm_to_watt, dbm, "noise density (W/Hz)", source, "robust.noise_density_dbm")
-    return RobustSystem(float(doc["bandwidth"]), noise, tuple(devices))
-
-
-def _finite_positive(
-    compute: Callable[[float], float], field: float, what: str, source: str, at: str
-) -> float:
-    """A figure derived from a field (dB to linear), refused when it overflows or vanishes."""
-    with np.errstate(over="ignore", under="ignore"):
-        try:
-            value = float(compute(field))
-        except OverflowError:
-            value = math.inf
-    if not 0.0 < value < math.inf:
-        message = f"gives a {what} of {value!r}; expected a positive finite figure"
-        raise InputError(message, source=source, path=at)
-    return value
-
-
-def _check_times(profile: Profile, raw: dict[str, Any], source: str, at: str) -> None:
-    """Every layer needs a local time (measured or via flops_per_cycle) and a server time."""
-    for j, layer in enumerate(profile.layers):
-        if raw.get("processor") not in layer.time and "flops_per_cycle" not in raw:
-            raise InputError(
-                f"layer {j + 1} {quoted(layer.name)} of profile {quoted(profile.name)} has no measured time "
-                f"for processor {quoted(raw.get('processor'))} and the device gives no flops_per_cycle",
-                source=source,
-                path=f"{at}.processor",
-            )
-        if raw.get("server_processor") not in layer.time and "server_speed" not in raw:
-            raise InputError(
-                f"layer {j + 1} {quoted(layer.name)} of profile {quoted(profile.name)} has no measured time "
-                f"for server processor {quoted(raw.get('server_processor'))} and the device gives no "
-                "server_speed",
-                source=source,
-                path=f"{at}.server_processor",
-            )
 
 
 def load(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Instance:

@@ -64,7 +64,6 @@ class Instance:
     source: str
     description: str = ""
     formulation: str | None = None
-    robust: RobustSystem | None = None
     sections: dict[str, Any] = field(default_factory=dict)  # built by the formulations that own them
 
     def section(self, key: str) -> Any:
@@ -80,35 +79,3 @@ def path_loss_gain(distance_m: float) -> float:
 
 def dbm_to_watt(dbm: float) -> float:
     return float(10.0 ** ((dbm - 30.0) / 10.0))
-
-
-@dataclass(frozen=True)
-class RobustDevice:
-    """A mobile device of the `robust` problem: its DNN, clock range, power and radio."""
-
-    name: str
-    profile: Profile
-    f_min: float
-    f_max: float
-    f_ref: float
-    kappa: float
-    tx_power: float
-    gain: float
-    deadline: float
-    epsilon: float
-    processor: str | None = None
-    server_processor: str | None = None
-    local_scale: float = 1.0
-    server_scale: float = 1.0
-    flops_per_cycle: float | None = None
-    server_speed: float | None = None
-    static_power: float = 0.0
-
-
-@dataclass(frozen=True)
-class RobustSystem:
-    """N devices sharing uplink bandwidth (Hz) to one edge server; noise PSD in W/Hz."""
-
-    bandwidth: float
-    noise_density: float
-    devices: tuple[RobustDevice, ...]

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optsplit.errors import OptsplitError
-from optsplit.evaluate.robust import evaluate_robust
 from optsplit.formulations.robust import kkt
 from optsplit.formulations.robust.data import RobustData, prepare
+from optsplit.formulations.robust.evaluate import evaluate_robust
 from optsplit.formulations.robust.explain import explain_infeasible
 from optsplit.instance.model import Instance
 from optsplit.problem import Evaluation, Method
 from optsplit.result import Result, SolutionStatus, Termination
 from optsplit.solvers.options import SolveOptions
 from optsplit.solvers.registry import Backend, ModelKind, get_backend
-from optsplit.spec import Generator
+from optsplit.spec import Generator, Section
 
 if TYPE_CHECKING:
     from optsplit.bench.runner import Suite
@@ -40,7 +40,7 @@ def make_plan(
     devices = []
     for d, dev, m, fi, bi in zip(
         data.devices,
-        data.instance.robust.devices,  # type: ignore[union-attr]
+        data.instance.section("robust").devices,
         parts,
         f,
         b,
@@ -340,3 +340,8 @@ class RobustFormulation:
         from optsplit.formulations.robust.bench import SUITE
 
         return {SUITE.name: SUITE}
+
+    def sections(self) -> Mapping[str, Section]:
+        from optsplit.formulations.robust.section import sections
+
+        return sections()

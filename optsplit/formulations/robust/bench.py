@@ -71,8 +71,8 @@ def _cases(quick: bool) -> list[Case]:
 
 def execute(case: Case) -> dict[str, Any]:
     import optsplit
-    from optsplit.evaluate.simulate import simulate
     from optsplit.formulations.robust.generate import robust_instance
+    from optsplit.formulations.robust.simulate import simulate
     from optsplit.instance import load_profile
     from optsplit.result import Status
 

@@ -15,7 +15,8 @@ from statistics import NormalDist
 import numpy as np
 
 from optsplit.errors import InputError
-from optsplit.instance.model import Instance, RobustDevice
+from optsplit.formulations.robust.model import RobustDevice
+from optsplit.instance.model import Instance
 
 
 def cantelli_factor(epsilon: float) -> float:
@@ -117,9 +118,9 @@ def _device(dev: RobustDevice, noise: float) -> DeviceData:
 
 
 def prepare(instance: Instance) -> RobustData:
-    if instance.robust is None:
+    if instance.section("robust") is None:
         raise InputError(
             "the robust formulation needs a [robust] section", source=instance.source, path="robust"
         )
-    sys_ = instance.robust
+    sys_ = instance.section("robust")
     return RobustData(instance, sys_.bandwidth, [_device(d, sys_.noise_density) for d in sys_.devices])

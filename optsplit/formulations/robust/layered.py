@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from optsplit.instance.model import RobustDevice
+from optsplit.formulations.robust.model import RobustDevice
 from optsplit.layered import LayeredGraph, build_layered, constrained_path
 from optsplit.tolerances import PLAN_RELATIVE
 

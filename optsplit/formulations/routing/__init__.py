@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optsplit.evaluate.routing import evaluate_routing
 from optsplit.formulations.routing import layered, milp
 from optsplit.formulations.routing.data import RoutingData, prepare
+from optsplit.formulations.routing.evaluate import evaluate_routing
 from optsplit.formulations.routing.explain import explain_infeasible
 from optsplit.instance.model import Instance
 from optsplit.problem import Evaluation, Method

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from optsplit.instance.model import Instance, RobustDevice
+from optsplit.formulations.robust.model import RobustDevice
+from optsplit.instance.model import Instance
 from optsplit.problem import Evaluation
 from optsplit.tolerances import PLAN_RELATIVE
 
@@ -59,9 +60,9 @@ def shannon_rate(bandwidth: float, tx_power: float, gain: float, noise_density: 
 
 def evaluate_robust(instance: Instance, plan: Mapping[str, Any]) -> Evaluation:
     """Total expected energy; a violation for every device whose μ + k_ε·σ exceeds D."""
-    if instance.robust is None:
+    if instance.section("robust") is None:
         return Evaluation(math.inf, violations=["instance has no [robust] section"])
-    system = instance.robust
+    system = instance.section("robust")
     by_name = {d.name: d for d in system.devices}
     entries = list(plan.get("devices", []))
     violations: list[str] = []

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optsplit.evaluate.robust import device_times, shannon_rate
-from optsplit.instance.model import Instance, RobustSystem
+from optsplit.formulations.robust.evaluate import device_times, shannon_rate
+from optsplit.formulations.robust.model import RobustSystem
+from optsplit.instance.model import Instance
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -143,9 +144,9 @@ def simulate(
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    if instance.robust is None:
+    if instance.section("robust") is None:
         raise ValueError("simulation needs a [robust] instance")
-    system = instance.robust
+    system = instance.section("robust")
     tasks = _device_laws(system, plan, laws)
     blocks = math.ceil(samples / BLOCK)
     step = max(1, chunk // BLOCK)

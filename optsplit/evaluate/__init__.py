@@ -1,1 +1,0 @@
-"""Independent evaluators: score a plan from the instance alone, never from a model."""
