@@ -65,11 +65,12 @@ def test_every_method_passes_the_evaluator_quick(bandwidth: float) -> None:
     _check_every_method(optsplit.from_dict(random_robust_doc(1, bandwidth=bandwidth)))
 
 
+RANDOM_SET = [random_robust_doc(seed) for seed in range(40)] + wide_bandwidth_docs()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "doc", wide_bandwidth_docs(), ids=lambda d: f"{d['name']}-{d['robust']['bandwidth']:.0e}"
-)
-def test_every_method_passes_the_evaluator_wide(doc: dict) -> None:
+@pytest.mark.parametrize("doc", RANDOM_SET, ids=lambda d: f"{d['name']}-{d['robust']['bandwidth']:.3g}")
+def test_every_method_passes_the_evaluator(doc: dict) -> None:
     _check_every_method(optsplit.from_dict(doc))
 
 
