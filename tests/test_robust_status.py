@@ -9,7 +9,7 @@ from robust_cases import WIDE_BANDWIDTHS, random_robust_doc, wide_bandwidth_docs
 
 import optsplit
 from optsplit import Status
-from optsplit.formulations.robust import alternate, kkt, pccp
+from optsplit.formulations.robust import allocation, alternate, kkt, pccp
 from optsplit.instance.loader import read_document
 from optsplit.result import SolutionStatus, Termination
 from optsplit.solvers.options import Outcome
@@ -145,7 +145,6 @@ def test_pccp_outer_cap_is_labelled(monkeypatch) -> None:
 
 def test_clarabel_failure_falls_back_to_the_exact_allocation(monkeypatch) -> None:
     """A partition is infeasible only when it is: Clarabel's failures are not read as such."""
-    from optsplit.formulations.robust import allocation
 
     def failing(ap, options, solver="clarabel"):
         return (
