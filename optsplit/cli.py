@@ -450,7 +450,7 @@ def _param_type(param: Param) -> click.ParamType:
 def _generator_command(gen: Generator) -> click.Command:
     options: list[click.Parameter] = [
         click.Option(
-            [f"--{p.name}", *p.aliases],
+            [f"--{p.name.replace('_', '-')}", *p.aliases],
             type=_param_type(p),
             default=p.default,
             show_default=True,

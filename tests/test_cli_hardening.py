@@ -180,13 +180,18 @@ def test_library_refuses_wrong_calls(line_doc) -> None:
     assert issubclass(OptionError, OptsplitError)
 
 
-ROUTING = INSTANCES / "routing" / "tiered-5-alexnet.toml"
-ROBUST = INSTANCES / "robust" / "alexnet-3dev.toml"
-EVERY_METHOD = [
-    (path, key, name)
-    for path, key in ((ROUTING, "routing"), (ROBUST, "robust"))
-    for name in formulations()[key].methods()
-]
+SMALL = {
+    "routing": INSTANCES / "routing" / "tiered-5-alexnet.toml",
+    "robust": INSTANCES / "robust" / "alexnet-3dev.toml",
+    "multimodal": INSTANCES / "multimodal" / "tiny-2x2.toml",
+    "intradp": INSTANCES / "intradp" / "random-chain-4.toml",
+    "online": INSTANCES / "online" / "small.toml",
+}
+EVERY_METHOD = [(path, key, name) for key, path in SMALL.items() for name in formulations()[key].methods()]
+
+
+def test_every_formulation_has_a_small_instance_here() -> None:
+    assert set(SMALL) == set(formulations())
 
 
 @pytest.mark.parametrize(
@@ -197,3 +202,14 @@ def test_json_alone_on_stdout_for_every_method(monkeypatch, capfd, path, key, me
     data = json.loads(out)  # nothing but JSON, not even a solver banner
     assert data["formulation"] == key and data["solver"] == method
     assert code in (0, 3, 4)
+
+
+@pytest.mark.parametrize("key", ["robust", "routing"])
+def test_json_alone_in_a_fresh_process(key) -> None:
+    """HiGHS prints a banner on its first construction in a process (pccp reaches it through
+    CVXPY): a fresh process is where that would show."""
+    done = subprocess.run(
+        [str(SCRIPT), "solve", str(SMALL[key]), "--json"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["formulation"] == key

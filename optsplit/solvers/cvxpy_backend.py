@@ -24,7 +24,10 @@ import numpy as np
 
 from optsplit.errors import SolverUnavailableError
 from optsplit.result import SolutionStatus, Termination
+from optsplit.solvers import highs as _highs  # noqa: F401  (HiGHS built once, quietly: its banner
 from optsplit.solvers.linear import LinearModel
+
+#   is printed on the first construction in a process and would corrupt --json output)
 from optsplit.solvers.options import Outcome, SolveOptions
 from optsplit.solvers.registry import ModelKind
 from optsplit.tolerances import CONIC_FEASIBILITY, CONIC_GAP

@@ -25,7 +25,10 @@ from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
 
 from optsplit.errors import InputError, SolverUnavailableError
 from optsplit.result import SolutionStatus, Termination
+from optsplit.solvers import highs as _highs  # noqa: F401  (HiGHS built once, quietly: its banner
 from optsplit.solvers.linear import LinearModel
+
+#   is printed on the first construction in a process and would corrupt --json output)
 from optsplit.solvers.options import Outcome, SolveOptions
 from optsplit.solvers.registry import ModelKind
 
