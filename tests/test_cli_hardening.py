@@ -213,3 +213,23 @@ def test_json_alone_in_a_fresh_process(key) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["formulation"] == key
+
+
+def test_a_broken_profile_file_is_named_with_the_instance_field(
+    monkeypatch, capfd, tmp_path, line_doc
+) -> None:
+    (tmp_path / "prof.toml").write_text(
+        "name = 'p'\ninput_bytes = 1.0\nlayers = [{name = 'a', flops = -1}]\n"
+    )
+    line_doc["job"]["profile"] = "prof.toml"
+    code, _, err = run(monkeypatch, capfd, "solve", str(write(tmp_path, line_doc)))
+    assert code == EXIT_INPUT
+    assert "inst.toml: job.profile: profile 'prof.toml':" in err and "prof.toml: layers[0]" in err
+
+
+def test_gantt_of_a_schedule(monkeypatch, capfd, tmp_path) -> None:
+    inst, result, chart = SMALL["multimodal"], tmp_path / "r.json", tmp_path / "g.png"
+    assert run(monkeypatch, capfd, "solve", str(inst), "-o", str(result))[0] == EXIT_OK
+    code, out, _ = run(monkeypatch, capfd, "check", str(inst), str(result), "--gantt", str(chart))
+    assert code == EXIT_OK and f"wrote {chart}" in out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
