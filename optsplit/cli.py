@@ -45,6 +45,13 @@ class FiniteFloat(click.FloatRange):
 
 
 POSITIVE = FiniteFloat(min=0, min_open=True)
+limit_option = click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=N",
+    help="raise a reading limit: max_bytes, max_depth, max_alias_nodes, max_int_digits",
+)
 PROBABILITY = FiniteFloat(min=0, max=1, min_open=True, max_open=True)
 
 
@@ -117,13 +124,7 @@ def cli() -> None:
     help="passed to the method or its solver (VALUE read as JSON when it parses): "
     "mip_max_nodes=100, bandwidth_table=[1,2,5,10,30] …",
 )
-@click.option(
-    "--limit",
-    "limits",
-    multiple=True,
-    metavar="NAME=N",
-    help="raise a reading limit: max_bytes, max_depth, max_alias_nodes, max_int_digits",
-)
+@limit_option
 def solve(
     file: Path,
     formulation: str | None,
@@ -242,13 +243,7 @@ def _read_result(path: Path) -> dict[str, Any]:
 @click.option(
     "--gantt", type=click.Path(path_type=Path), help="draw the plan's schedule as a Gantt chart (PNG)"
 )
-@click.option(
-    "--limit",
-    "limits",
-    multiple=True,
-    metavar="NAME=N",
-    help="raise a reading limit: max_bytes, max_depth, max_alias_nodes, max_int_digits",
-)
+@limit_option
 def check(
     file: Path,
     plan: Path,

@@ -8,11 +8,8 @@ norm and channel-wise linear layers need channels-last, everything windowed need
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,8 @@ import numpy as np
 
 from optsplit.errors import OptsplitError
 from optsplit.instance.model import TimeStat
-from optsplit.machine import cpu_model
 from optsplit.profiles.operators import HOST, INPUT, NETWORKS, Operator, OperatorGraph, calibrate, write_graph
-from optsplit.profiles.torch_profiler import _torch
+from optsplit.profiles.torch_profiler import require_torch, timing_record
 
 CHANNELS_LAST_ONLY = frozenset({"layernorm", "channel_linear"})
 CHANNELS_FIRST_ONLY = frozenset({"conv", "bn", "maxpool", "avgpool", "adaptive_avgpool", "mul"})
@@ -30,7 +26,7 @@ CHANNELS_FIRST_ONLY = frozenset({"conv", "bn", "maxpool", "avgpool", "adaptive_a
 
 def _module(op: Operator, in_shape: tuple[int, ...]) -> Any:
     """The torch module computing ``op`` (None for functions without state)."""
-    nn = _torch().nn
+    nn = require_torch().nn
     c_in = in_shape[0]
     if op.kind == "conv":
         assert op.kernel is not None and op.stride is not None and op.padding is not None
@@ -68,7 +64,7 @@ class GraphRunner:
     """The graph as torch modules; ``run`` evaluates it operator by operator."""
 
     def __init__(self, graph: OperatorGraph, seed: int = 0):
-        torch = _torch()
+        torch = require_torch()
         torch.manual_seed(seed)
         self.graph = graph
         self.modules: list[Any] = []
@@ -94,7 +90,7 @@ class GraphRunner:
         return 0 if module is None else sum(int(p.numel()) for p in module.parameters())
 
     def _apply(self, j: int, args: list[Any], layouts: list[str]) -> tuple[Any, str]:
-        torch = _torch()
+        torch = require_torch()
         op = self.graph.operators[j]
         layout = layouts[0]
         if len(set(layouts)) != 1:
@@ -140,7 +136,7 @@ def check_graph(graph: OperatorGraph) -> None:
 
     Runs on PyTorch's meta device (shapes without data), so even ConvNeXt-L checks in a moment.
     """
-    torch = _torch()
+    torch = require_torch()
     with torch.device("meta"), torch.inference_mode():
         runner = GraphRunner(graph)
         shapes = runner.run(torch.zeros(1, *graph.input_shape))
@@ -164,7 +160,7 @@ def measure_operators(
     """Time every operator ``repeats`` times (runs of the whole graph); mean and variance per operator."""
     if repeats < 2:
         raise OptsplitError("repeats must be at least 2 to estimate a variance")
-    torch = _torch()
+    torch = require_torch()
     torch.set_num_threads(threads)
     check_graph(graph)
     runner = GraphRunner(graph, seed)
@@ -180,23 +176,7 @@ def measure_operators(
         replace(op, time={**op.time, processor: TimeStat(float(m), float(v), repeats)})
         for op, m, v in zip(graph.operators, mean, var)
     )
-    machine = {
-        **graph.machine,
-        processor: {
-            "cpu": cpu_model(),
-            "cores": os.cpu_count(),
-            "threads": threads,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-            "repeats": repeats,
-            "warmup": warmup,
-            "seed": seed,
-            "batch": 1,
-            "dtype": "float32",
-            "load_average": os.getloadavg()[0],
-        },
-    }
+    machine = {**graph.machine, processor: timing_record(threads, repeats, warmup, seed)}
     derivation = (
         graph.derivation + f" Times under '{processor}': each operator timed separately over {repeats} "
         f"runs of the whole graph after {warmup} warm-up runs (PyTorch {torch.__version__}, "

@@ -25,7 +25,7 @@ from optsplit.machine import cpu_model
 from optsplit.profiles.architectures import Architecture
 
 
-def _torch() -> Any:
+def require_torch() -> Any:
     try:
         import torch
     except ImportError:
@@ -39,7 +39,7 @@ class TorchBuilder:
     """Builds each chain block as a torch.nn.Sequential, following an architecture."""
 
     def __init__(self, channels: int):
-        self.nn = _torch().nn
+        self.nn = require_torch().nn
         self.channels = channels
         self.blocks: list[tuple[str, Any]] = []
         self._modules: list[Any] = []
@@ -108,7 +108,7 @@ class TorchBuilder:
 
 def _Residual(main: Any, side: Any, act: bool) -> Any:
     """main(x) + side(x) (side empty = identity), then ReLU when ``act``."""
-    torch = _torch()
+    torch = require_torch()
 
     class Residual(torch.nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
@@ -134,7 +134,7 @@ def measure(
     """Time every block ``repeats`` times; returns the analytic profile plus measured times."""
     if repeats < 2:
         raise OptsplitError("repeats must be at least 2 to estimate a variance")
-    torch = _torch()
+    torch = require_torch()
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     builder = TorchBuilder(3)
@@ -171,24 +171,29 @@ def measure(
         replace(layer, time={**layer.time, processor: TimeStat(float(m), float(v), repeats)})
         for layer, m, v in zip(analytic.layers, mean, var)
     )
-    machine = {
-        processor: {
-            "cpu": cpu_model(),
-            "cores": os.cpu_count(),
-            "threads": threads,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-            "repeats": repeats,
-            "warmup": warmup,
-            "seed": seed,
-            "batch": 1,
-            "dtype": "float32",
-        }
-    }
+    machine = {processor: timing_record(threads, repeats, warmup, seed)}
     derivation = (
         analytic.derivation + f" Times under '{processor}': measured with "
         f"`optsplit profile` (PyTorch {torch.__version__}, {threads} thread(s), "
         f"batch 1, {repeats} runs after {warmup} warm-up runs, random weights)."
     )
     return replace(analytic, layers=layers, derivation=derivation, machine=machine)
+
+
+def timing_record(threads: int, repeats: int, warmup: int, seed: int) -> dict[str, Any]:
+    """Where and how times were measured, stored beside them in a profile's `machine` table."""
+    torch = require_torch()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "repeats": repeats,
+        "warmup": warmup,
+        "seed": seed,
+        "batch": 1,
+        "dtype": "float32",
+        "load_average": os.getloadavg()[0],
+    }
