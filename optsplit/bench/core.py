@@ -44,6 +44,7 @@ def _startup_cases(quick: bool) -> list[Case]:
 
 def _extract(revision: str, into: str) -> str:
     """The package of ``revision`` extracted into ``into`` (a PYTHONPATH entry)."""
+    into = str(Path(into) / "tree")
     archive = subprocess.run(["git", "archive", revision, "optsplit"], capture_output=True, check=True)
     with tempfile.TemporaryFile() as fh:
         fh.write(archive.stdout)
@@ -53,26 +54,34 @@ def _extract(revision: str, into: str) -> str:
     return into
 
 
-def _import_time(env: dict[str, str]) -> float:
+def _import_time(env: dict[str, str], cwd: str) -> float:
     """Cumulative `python -X importtime` figure of the top-level optsplit import (seconds)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import optsplit"], env=env, capture_output=True, text=True
+        [sys.executable, "-X", "importtime", "-c", "import optsplit"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
     )
     match = re.search(r"\|\s*(\d+)\s*\|\s*optsplit\s*$", done.stderr, re.MULTILINE)
     return int(match.group(1)) / 1e6 if match else float("nan")
 
 
 def _execute_startup(case: Case) -> dict[str, Any]:
+    """Runs each command from an empty folder (the working directory would otherwise shadow the
+    tree under test on sys.path) with the instance given by absolute path."""
     with tempfile.TemporaryDirectory(prefix="optsplit-startup-") as tmp:
         env = dict(os.environ)
         tree = case.spec["tree"]
+        env.pop("PYTHONPATH", None)  # the installed optsplit is the current tree
         if tree != "current":
             env["PYTHONPATH"] = _extract(tree, tmp)
+        command = [str(Path(arg).resolve()) if arg == INSTANCE else arg for arg in COMMANDS[case.method]]
         walls = []
         for _ in range(case.repeats):
             t0 = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, *COMMANDS[case.method]], env=env, capture_output=True, text=True
+                [sys.executable, *command], env=env, cwd=tmp, capture_output=True, text=True
             )
             walls.append(time.perf_counter() - t0)
             if done.returncode != 0:
@@ -83,7 +92,7 @@ def _execute_startup(case: Case) -> dict[str, Any]:
             "min_wall": min(walls),
         }
         if case.method == "import optsplit":
-            row["importtime"] = _import_time(env)
+            row["importtime"] = _import_time(env, tmp)
         return row
 
 
