@@ -44,6 +44,9 @@ def build_robust(doc: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, A
             if key is not None:
                 profiles[key] = profile
         _check_times(profile, raw, source, at)
+        for key in ("local_scale", "server_scale"):  # variances scale with the square
+            if key in raw:
+                _finite_positive(lambda x: x * x, float(raw[key]), f"squared {key}", source, f"{at}.{key}")
         if "gain" in raw:
             gain = float(raw["gain"])
         else:

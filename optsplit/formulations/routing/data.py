@@ -44,7 +44,8 @@ class RoutingData:
     def transfer_weights(self, k: int | np.ndarray) -> np.ndarray:
         """Time to move tensor k over each link: 8·o_k / r + delay (rows per k if an array)."""
         bits = np.atleast_1d(self.tensor_bits[k])[:, None]
-        w = bits / self.rate[None, :] + self.delay[None, :]
+        with np.errstate(over="ignore", divide="ignore"):  # a subnormal rate: the link is unusable (inf)
+            w = bits / self.rate[None, :] + self.delay[None, :]
         return w[0] if np.ndim(k) == 0 else w
 
 
