@@ -107,19 +107,23 @@ def _resnet(blocks: tuple[int, ...], bottleneck: bool) -> Callable[[Builder], No
     return build
 
 
+# MobileNetV2's inverted-residual stages (Sandler et al. 2018, Table 2): expansion t, output
+# channels c, repeats n, first stride s.
+MOBILENET_V2_SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+
 def build_mobilenet_v2(t: Builder) -> None:
     t.conv(32, 3, 2, 1).cut("conv_stem")
-    settings = (
-        (1, 16, 1, 1),
-        (6, 24, 2, 2),
-        (6, 32, 3, 2),
-        (6, 64, 4, 2),
-        (6, 96, 3, 1),
-        (6, 160, 3, 2),
-        (6, 320, 1, 1),
-    )
     block = 0
-    for expand, out, repeats, first_stride in settings:
+    for expand, out, repeats, first_stride in MOBILENET_V2_SETTINGS:
         for i in range(repeats):
             stride = first_stride if i == 0 else 1
             hidden = t.channels * expand

@@ -37,6 +37,7 @@ import numpy as np
 from optsplit.errors import InputError
 from optsplit.instance.loader import read_document
 from optsplit.instance.model import Layer, Profile, TimeStat
+from optsplit.profiles.architectures import MOBILENET_V2_SETTINGS
 
 BYTES_PER_ELEMENT = 4
 INPUT = "input"  # the name by which operators refer to the network's input tensor
@@ -411,17 +412,8 @@ def build_densenet121() -> OperatorGraph:
 def build_mobilenet_v2() -> OperatorGraph:
     b = GraphBuilder("mobilenet_v2")
     x = _conv_bn_act(b, "features.0", INPUT, 32, 3, 2, 1, act="relu6")
-    settings = (
-        (1, 16, 1, 1),
-        (6, 24, 2, 2),
-        (6, 32, 3, 2),
-        (6, 64, 4, 2),
-        (6, 96, 3, 1),
-        (6, 160, 3, 2),
-        (6, 320, 1, 1),
-    )
     i = 1
-    for expand, out, repeats, first_stride in settings:
+    for expand, out, repeats, first_stride in MOBILENET_V2_SETTINGS:
         for r in range(repeats):
             s, c, p = (first_stride if r == 0 else 1), b.shape(x)[0], f"features.{i}.conv"
             y, j = x, 0
