@@ -233,3 +233,21 @@ def test_gantt_of_a_schedule(monkeypatch, capfd, tmp_path) -> None:
     code, out, _ = run(monkeypatch, capfd, "check", str(inst), str(result), "--gantt", str(chart))
     assert code == EXIT_OK and f"wrote {chart}" in out
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_scip_returns_the_best_plan_as_interrupted(tmp_path) -> None:
+    """SIGINT once SCIP is under way (10 devices: SCIP needs minutes to prove optimality)."""
+    import signal
+    import time
+
+    out = tmp_path / "r.json"
+    inst = INSTANCES / "robust" / "alexnet-10dev.toml"
+    proc = subprocess.Popen([str(SCRIPT), "solve", str(inst), "-s", "scip", "-o", str(out)])
+    time.sleep(8)  # a trigger, not a limit: the outcome below does not depend on the machine's speed
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=300) == 0
+    doc = json.loads(out.read_text())
+    assert doc["termination"] == "interrupted" and doc["plan"] is not None
+    assert doc["bound"] is not None and doc["bound"] <= doc["objective"]
+    assert optsplit.check(optsplit.load(inst), doc).ok
