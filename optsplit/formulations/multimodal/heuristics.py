@@ -134,23 +134,34 @@ def costs(data: MultimodalData, tasks: Tasks) -> Costs:
 def _best_core(
     t: int, release: float, c: Costs, core_of: list[int], finish: list[float], free: list[float]
 ) -> tuple[float, float, int]:
-    """(finish, start, core) of task t on the core where it finishes first."""
+    """(finish, start, core) of task t on the core where it finishes first (ties: earlier
+    start, then lower core): every core waits for all NoC transfers, except the few cores
+    holding a predecessor, which are then re-priced without that predecessor's lag."""
+    preds = c.preds[t]
     cross = release
-    for p, w in c.preds[t]:
-        cross = max(cross, finish[p] + w)
-    best = (INF, INF, -1)
+    for p, w in preds:
+        f = finish[p] + w
+        if f > cross:
+            cross = f
     dur = c.dur[t]
-    for k in range(len(free)):
-        ready = cross
-        if ready > release:  # a predecessor on core k needs no NoC transfer
-            ready = release
-            for p, w in c.preds[t]:
-                ready = max(ready, finish[p] + (0.0 if core_of[p] == k else w))
-        start = max(ready, free[k])
+    b_end, b_start, b_k = INF, INF, -1
+    for k, fk in enumerate(free):
+        start = fk if fk > cross else cross
         end = start + dur[k]
-        if end < best[0] or (end == best[0] and start < best[1]):
-            best = (end, start, k)
-    return best
+        if end < b_end or (end == b_end and start < b_start):
+            b_end, b_start, b_k = end, start, k
+    if cross > release:
+        for k in {core_of[p] for p, _ in preds}:
+            ready = release
+            for p, w in preds:
+                f = finish[p] if core_of[p] == k else finish[p] + w
+                if f > ready:
+                    ready = f
+            start = max(ready, free[k])
+            end = start + dur[k]
+            if (end, start, k) < (b_end, b_start, b_k):
+                b_end, b_start, b_k = end, start, k
+    return b_end, b_start, b_k
 
 
 def heft(c: Costs, release: Sequence[float], n_cores: int) -> tuple[list[int], list[float], list[float]]:
@@ -198,8 +209,11 @@ def _run(
     serves: tuple[tuple[int, ...], ...],
     chunks: tuple[int, ...],
     wait_all: bool,
+    prepared: tuple[Tasks, Costs] | None = None,
 ) -> Schedule:
-    tasks = expand(data, chunks)
+    """Simulate one candidate: arrivals from the RB queues, then list-schedule the tasks
+    (``prepared``: the chunking's tasks and costs, shared by candidates with that chunking)."""
+    tasks, c = prepared or _prepare(data, chunks)
     arrivals = chunk_arrivals(data, rate_profiles(data, serves), chunks)
     release = np.zeros(tasks.n)
     waits = tasks.modality >= 0
@@ -207,12 +221,17 @@ def _run(
         release[waits] = max(float(a[-1]) for a in arrivals)
     else:
         release[waits] = [arrivals[m][j] for m, j in zip(tasks.modality[waits], tasks.chunk[waits])]
-    c = costs(data, tasks)
     rel = release.tolist()
     core_of, start, finish = (heft if wait_all else event_driven)(c, rel, data.n_cores)
     fin = np.array(finish)
     dec = Decisions(serves, chunks, tasks, np.array(core_of, dtype=np.int64), np.array(start))
     return Schedule(dec, fin, float(fin.max()))
+
+
+def _prepare(data: MultimodalData, chunks: tuple[int, ...]) -> tuple[Tasks, Costs]:
+    """The task DAG of a chunking and its scheduling costs."""
+    tasks = expand(data, chunks)
+    return tasks, costs(data, tasks)
 
 
 def rtfs(data: MultimodalData) -> Schedule:
@@ -229,14 +248,17 @@ def branch_paths(data: MultimodalData, chunks: int) -> tuple[FloatArray, FloatAr
     (entry block cut into ``chunks`` tiles, so only the last tile follows the last chunk), and
     the branch part of it alone (Johnson's second stage)."""
     fastest = float(data.speeds.max())
-    t = data.flops / fastest
-    to_end = t.copy()
+    t = (data.flops / fastest).tolist()
+    to_end = list(t)
+    succ: list[list[int]] = [[] for _ in range(data.n_blocks)]
+    for u, v in zip(data.edge_src.tolist(), data.edge_dst.tolist()):
+        succ[u].append(v)
     for v in range(data.n_blocks - 1, -1, -1):
-        out = data.edge_dst[data.edge_src == v]
-        if out.size:
-            to_end[v] = t[v] + float(to_end[out].max())
-    tails = np.array([to_end[v] - t[v] * (1 - 1 / chunks) for v in data.entry])
-    own = np.array([t[data.branch == m].sum() for m in range(data.n_modalities)])
+        if succ[v]:
+            to_end[v] = t[v] + max(to_end[w] for w in succ[v])
+    tails = np.array([to_end[v] - t[v] * (1 - 1 / chunks) for v in data.entry.tolist()])
+    speed = data.flops / fastest
+    own = np.array([speed[data.branch == m].sum() for m in range(data.n_modalities)])
     return tails, own
 
 
@@ -260,8 +282,9 @@ def pacs(data: MultimodalData) -> tuple[Schedule, int]:
                 plans.append(queues(owner, None))
         if data.policy == "reassign":
             plans.append(tuple(tuple(order) for _ in range(data.n_rbs)))  # serial, Johnson order
+        prepared = _prepare(data, (J,) * M)
         for serves in plans:
-            sched = _run(data, serves, (J,) * M, wait_all=False)
+            sched = _run(data, serves, (J,) * M, wait_all=False, prepared=prepared)
             tried += 1
             if best is None or sched.makespan < best.makespan:
                 best = sched
