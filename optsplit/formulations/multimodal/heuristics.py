@@ -6,7 +6,9 @@ RTFS waits until every modality's data are in and sends them unchunked. PACS ord
 transfers Johnson-style against the branches' compute, weighs the RB allocation by the
 compute that follows each arrival, cuts the data into chunks, and schedules event by event
 (the earliest-starting ready task next), so blocks start while later data are in flight;
-it simulates a few candidate allocations and chunkings and keeps the best.
+it simulates a few candidate allocations and chunkings and keeps the best, and on small
+instances improves that by a local search over single moves (RB handed over or exchanged,
+transfer order, one modality's chunk count), each plan simulated by the same scheduler.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from optsplit.formulations.multimodal.plan import Decisions
 from optsplit.formulations.multimodal.schedule import Tasks, chunk_arrivals, expand, rate_profiles
 
 INF = float("inf")
+SEARCH_TASKS = 64  # local search only when the finest chunking has at most this many tasks ...
+SEARCH_ROUNDS = 20  # ... and for at most this many improving moves
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,4 +293,54 @@ def pacs(data: MultimodalData) -> tuple[Schedule, int]:
             if best is None or sched.makespan < best.makespan:
                 best = sched
     assert best is not None
+    if expand(data, (max(data.chunk_options),) * M).n <= SEARCH_TASKS:
+        best, more = local_search(data, best)
+        tried += more
+    return best, tried
+
+
+def _neighbours(
+    data: MultimodalData, serves: tuple[tuple[int, ...], ...], chunks: tuple[int, ...]
+) -> list[tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]]:
+    """Plans one move away: an RB handed to another modality (first in its queue), two RBs
+    exchanging their queues, two adjacent modalities swapped in every RB's queue tail, or one
+    modality's chunk count changed."""
+    out: list[tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]] = []
+    for k, q in enumerate(serves):
+        for m in range(data.n_modalities):
+            if m != q[0]:
+                head = (m, *(w for w in q if w != m)) if len(q) > 1 else (m,)
+                out.append(((*serves[:k], head, *serves[k + 1 :]), chunks))
+    for k1 in range(len(serves)):
+        for k2 in range(k1 + 1, len(serves)):
+            if serves[k1][0] != serves[k2][0]:
+                pair = {k1: serves[k2], k2: serves[k1]}
+                out.append((tuple(pair.get(k, q) for k, q in enumerate(serves)), chunks))
+    for i in range(1, max(len(q) for q in serves) - 1):
+        tail = tuple((*q[:i], q[i + 1], q[i], *q[i + 2 :]) if len(q) > i + 1 else q for q in serves)
+        out.append((tail, chunks))
+    for m in range(data.n_modalities):
+        for J in data.chunk_options:
+            if chunks[m] != J:
+                out.append((serves, (*chunks[:m], J, *chunks[m + 1 :])))
+    return out
+
+
+def local_search(data: MultimodalData, start: Schedule) -> tuple[Schedule, int]:
+    """First-improvement descent over single moves (small instances only); returns the best
+    schedule and how many plans it simulated."""
+    best, tried = start, 0
+    prepared: dict[tuple[int, ...], tuple[Tasks, Costs]] = {}
+    for _ in range(SEARCH_ROUNDS):
+        improved = False
+        for serves, chunks in _neighbours(data, best.decisions.serves, best.decisions.chunks):
+            if chunks not in prepared:
+                prepared[chunks] = _prepare(data, chunks)
+            sched = _run(data, serves, chunks, wait_all=False, prepared=prepared[chunks])
+            tried += 1
+            if sched.makespan < best.makespan * (1 - 1e-9):
+                best, improved = sched, True
+                break
+        if not improved:
+            break
     return best, tried
