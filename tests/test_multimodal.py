@@ -91,8 +91,27 @@ def test_pacs_local_search_closes_the_gap_the_constructive_candidates_leave(
     assert res["pacs"].metrics["candidates"] > 2
     monkeypatch.setattr(heuristics, "SEARCH_TASKS", 0)  # the constructive candidates alone
     alone = optsplit.solve(inst, KEY, "pacs")
-    assert alone.metrics["candidates"] == 2
+    assert alone.metrics["candidates"] < res["pacs"].metrics["candidates"]
     assert alone.objective > 1.05 * res["exact"].objective
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(model="synthetic", modalities=4, blocks=8, cores=8, rbs=32, heterogeneity=2.0, seed=1),
+        dict(model="image_text", policy="reassign", heterogeneity=2.0, rbs=8),
+    ],
+)
+def test_pacs_skips_only_candidates_whose_floor_exceeds_the_best(
+    kw: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = optsplit.from_dict(multimodal_instance(**kw)).section(KEY)
+    monkeypatch.setattr(heuristics, "SEARCH_TASKS", 0)
+    pruned, n_pruned = heuristics.pacs(data)
+    monkeypatch.setattr(heuristics, "PRUNE_MARGIN", float("inf"))  # simulate every candidate
+    full, n_full = heuristics.pacs(data)
+    assert pruned.makespan == full.makespan
+    assert n_pruned < n_full
 
 
 def _plan(inst: optsplit.Instance) -> dict[str, Any]:

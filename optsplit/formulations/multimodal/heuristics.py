@@ -23,8 +23,9 @@ from optsplit.formulations.multimodal.plan import Decisions
 from optsplit.formulations.multimodal.schedule import Tasks, chunk_arrivals, expand, rate_profiles
 
 INF = float("inf")
-SEARCH_TASKS = 64  # local search only when the finest chunking has at most this many tasks ...
+SEARCH_TASKS = 64  # local search only when the finest chunking has at most this many blocks/tiles ...
 SEARCH_ROUNDS = 20  # ... and for at most this many improving moves
+PRUNE_MARGIN = 1e-9  # a candidate is skipped once its makespan floor exceeds the best by this
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,11 +215,14 @@ def _run(
     chunks: tuple[int, ...],
     wait_all: bool,
     prepared: tuple[Tasks, Costs] | None = None,
+    arrivals: list[FloatArray] | None = None,
 ) -> Schedule:
     """Simulate one candidate: arrivals from the RB queues, then list-schedule the tasks
-    (``prepared``: the chunking's tasks and costs, shared by candidates with that chunking)."""
+    (``prepared``: the chunking's tasks and costs, shared by candidates with that chunking;
+    ``arrivals``: the chunks' arrival times, if already known)."""
     tasks, c = prepared or _prepare(data, chunks)
-    arrivals = chunk_arrivals(data, rate_profiles(data, serves), chunks)
+    if arrivals is None:
+        arrivals = chunk_arrivals(data, rate_profiles(data, serves), chunks)
     release = np.zeros(tasks.n)
     waits = tasks.modality >= 0
     if wait_all:
@@ -267,33 +271,43 @@ def branch_paths(data: MultimodalData, chunks: int) -> tuple[FloatArray, FloatAr
 
 
 def pacs(data: MultimodalData) -> tuple[Schedule, int]:
-    """PACS: best of a few pipelined candidates (allocation × chunking); returns it and how
-    many candidates were simulated."""
+    """PACS: best of a few pipelined candidates (allocation × chunking), then a local search
+    on small instances; returns it and how many candidates were simulated.
+
+    Candidates are simulated in increasing order of a lower bound on their makespan (the last
+    chunk's arrival plus the path after it at the fastest core, per modality); one whose bound
+    already exceeds the best makespan found is skipped, which never changes the best."""
     M = data.n_modalities
     alone = data.bits / data.rates.sum(axis=1)
-    best: Schedule | None = None
-    tried = 0
     plain = tuple(minmax_allocation(data, np.zeros(M)))
+    pending: list[tuple[float, int, tuple[tuple[int, ...], ...], int, list[FloatArray]]] = []
     for J in data.chunk_options:
         tails, own = branch_paths(data, J)
         order = johnson_order(alone, own)
-        candidates = {tuple(minmax_allocation(data, tails)), plain}
-        plans = []
-        for owner in sorted(candidates):
-            if data.policy == "reassign":
-                plans.append(queues(owner, order))
-            else:
-                plans.append(queues(owner, None))
+        owners = sorted({tuple(minmax_allocation(data, tails)), plain})
+        plans = [queues(owner, order if data.policy == "reassign" else None) for owner in owners]
         if data.policy == "reassign":
             plans.append(tuple(tuple(order) for _ in range(data.n_rbs)))  # serial, Johnson order
-        prepared = _prepare(data, (J,) * M)
         for serves in plans:
-            sched = _run(data, serves, (J,) * M, wait_all=False, prepared=prepared)
-            tried += 1
-            if best is None or sched.makespan < best.makespan:
-                best = sched
+            arrivals = chunk_arrivals(data, rate_profiles(data, serves), (J,) * M)
+            floor = max(float(a[-1]) + tail for a, tail in zip(arrivals, tails.tolist()))
+            pending.append((floor, len(pending), serves, J, arrivals))
+    pending.sort(key=lambda p: (p[0], p[1]))
+    best: Schedule | None = None
+    tried = 0
+    prepared: dict[tuple[int, ...], tuple[Tasks, Costs]] = {}
+    for floor, _, serves, J, arrivals in pending:
+        if best is not None and floor > best.makespan * (1 + PRUNE_MARGIN):
+            break
+        chunks = (J,) * M
+        if chunks not in prepared:
+            prepared[chunks] = _prepare(data, chunks)
+        sched = _run(data, serves, chunks, wait_all=False, prepared=prepared[chunks], arrivals=arrivals)
+        tried += 1
+        if best is None or sched.makespan < best.makespan:
+            best = sched
     assert best is not None
-    if expand(data, (max(data.chunk_options),) * M).n <= SEARCH_TASKS:
+    if data.n_blocks + data.entry.size * (max(data.chunk_options) - 1) <= SEARCH_TASKS:
         best, more = local_search(data, best)
         tried += more
     return best, tried
