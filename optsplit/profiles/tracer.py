@@ -16,8 +16,27 @@ from optsplit.instance.model import Layer
 BYTES_PER_ELEMENT = 4
 
 
+class BlockCutter:
+    """What every tracer shares: FLOPs and parameters accumulate until ``cut`` closes a block."""
+
+    layers: list[Layer]
+    _flops: float
+    _params: float
+
+    @property
+    def elements(self) -> int:
+        raise NotImplementedError
+
+    def cut(self, name: str) -> Layer:
+        """Close the current block as one layer whose output is the current tensor."""
+        layer = Layer(name, self._flops, float(self.elements * BYTES_PER_ELEMENT), self._params)
+        self.layers.append(layer)
+        self._flops = self._params = 0.0
+        return layer
+
+
 @dataclass
-class Tracer:
+class Tracer(BlockCutter):
     """Follows a (C, H, W) tensor through layers and collects them into chain blocks."""
 
     channels: int
@@ -109,10 +128,3 @@ class Tracer:
         self._flops += side._flops + 2.0 * self.channels**2 * self.height * self.width
         self._params += side._params
         return self
-
-    def cut(self, name: str) -> Layer:
-        """Close the current block as one chain layer whose output is the current tensor."""
-        layer = Layer(name, self._flops, float(self.elements * BYTES_PER_ELEMENT), self._params)
-        self.layers.append(layer)
-        self._flops = self._params = 0.0
-        return layer

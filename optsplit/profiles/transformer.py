@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from optsplit.instance.model import Layer
-from optsplit.profiles.tracer import BYTES_PER_ELEMENT
+from optsplit.profiles.tracer import BlockCutter
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ BERT_BASE = EncoderConfig(layers=12, width=768, heads=12, ffn=3072)
 
 
 @dataclass
-class TokenTracer:
+class TokenTracer(BlockCutter):
     """Follows a (tokens, width) tensor through embedding, encoder and linear layers."""
 
     tokens: int
@@ -86,13 +86,6 @@ class TokenTracer:
         """Keep the first ([CLS]) token only."""
         self.tokens = 1
         return self
-
-    def cut(self, name: str) -> Layer:
-        """Close the current block as one layer whose output is the current tensor."""
-        layer = Layer(name, self._flops, float(self.elements * BYTES_PER_ELEMENT), self._params)
-        self.layers.append(layer)
-        self._flops = self._params = 0.0
-        return layer
 
 
 def build_bert(t: TokenTracer, config: EncoderConfig, prefix: str = "", pooler: bool = False) -> None:
