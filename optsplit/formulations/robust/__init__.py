@@ -73,17 +73,21 @@ def _infeasible(
 
 
 def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
-    """Exact reference: every partition vector, each with its optimal allocation (KKT)."""
-    sizes = [d.num_points for d in data.devices]
+    """Exact reference: every partition vector, each with its optimal allocation (KKT); with
+    clock tables, every vector of (partition point, table entry) pairs that may be optimal."""
+    t0 = time.perf_counter()
+    choices = kkt.clock_choices(data)
+    sizes = [len(c) for c in choices]
     count = int(np.prod(sizes, dtype=float))
     if count > MAX_COMBINATIONS:
         raise OptsplitError(
             f"enumerate would try {count:.3g} partition vectors "
             f"(limit {MAX_COMBINATIONS}); use 'pccp' or 'scip'"
         )
-    t0 = time.perf_counter()
-    parts = np.array(list(itertools.product(*[range(s) for s in sizes])), dtype=int)
-    alloc = kkt.allocate(data, parts)
+    pairs = np.array(list(itertools.product(*choices)), dtype=int).reshape(count, len(sizes), 2)
+    parts, levels = pairs[:, :, 0], pairs[:, :, 1]
+    tables = any(d.clocks is not None for d in data.devices)
+    alloc = kkt.allocate(data, parts, levels=levels if tables else None)
     runtime = time.perf_counter() - t0
     if not alloc.feasible.any():
         return _infeasible(data, runtime, "numpy (KKT + golden section)")
