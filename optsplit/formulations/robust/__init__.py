@@ -131,8 +131,11 @@ def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
     plan, objective = None, None
     metrics: dict[str, Any] = {"build_time": build_time, "scip_objective": out.objective}
     if out.has_solution:
-        parts, f, b = minlp.read_plan(model, data)
-        exact = kkt.allocate(data, np.array(parts)[None, :])
+        parts, f, b, levels = minlp.read_plan(model, data)
+        tables = any(d.clocks is not None for d in data.devices)
+        exact = kkt.allocate(
+            data, np.array(parts)[None, :], levels=np.array(levels)[None, :] if tables else None
+        )
         if exact.feasible[0]:
             objective = float(exact.energy[0])
             plan = make_plan(data, parts, exact.f[0], exact.b[0])
@@ -193,10 +196,15 @@ def _pccp_pipeline(
         res.iterations = run.iterations
         return res
     energy, parts, f, b = run.best
+    termination = run.termination
+    if termination is Termination.LOCALLY_SOLVED and any(d.clocks is not None for d in data.devices):
+        # clock tables: the allocation step is a relaxation settled onto table entries, not a
+        # convex program solved to optimality, so no local optimality is claimed
+        termination = Termination.HEURISTIC
     return Result(
         KEY,
         "",
-        run.termination,
+        termination,
         SolutionStatus.FEASIBLE,
         energy,
         None,

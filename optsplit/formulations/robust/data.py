@@ -145,4 +145,8 @@ def prepare(instance: Instance) -> RobustData:
             "the robust formulation needs a [robust] section", source=instance.source, path="robust"
         )
     sys_ = instance.section("robust")
-    return RobustData(instance, sys_.bandwidth, [_device(d, sys_.noise_density, sys_.max_spectral_efficiency) for d in sys_.devices])
+    return RobustData(
+        instance,
+        sys_.bandwidth,
+        [_device(d, sys_.noise_density, sys_.max_spectral_efficiency) for d in sys_.devices],
+    )

@@ -99,9 +99,9 @@ class _Batch:
                     power[: d.power.size, 0, i] = d.power
             self.power = power
             # per (device, point): the minimiser of the convex P(f)·(a/f + c) on [f_min, f_max]
-            f_gpu = gpu_energy_clock(
-                grid("a"), grid("c"), power[:, 0, :, None], self.f_min.T, self.f_max.T
-            )[rows, parts]
+            f_gpu = gpu_energy_clock(grid("a"), grid("c"), power[:, 0, :, None], self.f_min.T, self.f_max.T)[
+                rows, parts
+            ]
             f_energy = np.where(self.gpu, f_gpu, f_energy)
         self.f_energy = f_energy
         self.levels: np.ndarray | None = None  # (K, 1, N) table clocks (NaN padded) to choose from
@@ -148,7 +148,9 @@ class _Batch:
         if self.levels is None:
             return f, ok
         # a table: the cheapest entry at or above the clock the deadline needs
-        levels = np.broadcast_to(self.levels, (self.levels.shape[0], *np.broadcast_shapes(f.shape, self.a.shape)))
+        levels = np.broadcast_to(
+            self.levels, (self.levels.shape[0], *np.broadcast_shapes(f.shape, self.a.shape))
+        )
         allowed = np.isfinite(levels) & (levels >= f_needed * (1 - 1e-12))
         with np.errstate(invalid="ignore"):
             cost = np.where(allowed, self.local_energy(np.where(np.isfinite(levels), levels, 1.0)), np.inf)

@@ -3,7 +3,9 @@
 One-hot partition x[n, m]; because x is one-hot, Σ_m x·sqrt(v_m(f)) equals sqrt(Σ_m x·v_m(f))
 and the chance constraint is linear in x. The transfer time z[n] satisfies
 z·R(b) ≥ Σ_m x·bits_m (a nonconvex product SCIP handles); every variable is bounded, as
-SCIP requires. Units scaled as in the convex allocation: GHz, MHz, 10⁹ cycles, 10⁶ bits.
+SCIP requires. The rate r ≤ b·log2(1 + c/b) and r ≤ η_max·b (the spectral-efficiency cap).
+A clock table is exact: one binary per entry, f their weighted sum. A gpu's energy is
+P(f)·Σ_m x_m(a_m/f + c_m). Units scaled as in the convex allocation: GHz, MHz, 10⁹ cycles, 10⁶ bits.
 """
 
 from __future__ import annotations
@@ -28,26 +30,45 @@ def build(data: RobustData) -> pyo.ConcreteModel:
     m.f = pyo.Var(m.N, bounds=lambda _m, n: (devs[n].f_min / GHZ, devs[n].f_max / GHZ))
     m.b = pyo.Var(m.N, bounds=(MIN_SHARE * B, B))
     m.z = pyo.Var(m.N, bounds=lambda _m, n: (0.0, devs[n].deadline))
+    m.r = pyo.Var(m.N, bounds=(0.0, None))  # rate, Mbit/s
 
     def rate(n: int) -> pyo.Expression:
         snr = devs[n].snr_per_hz / MHZ
         return m.b[n] * pyo.log(1 + snr / m.b[n]) / math.log(2.0)
 
     m.one_hot = pyo.Constraint(m.N, rule=lambda _m, n: sum(m.x[n, k] for k in range(devs[n].num_points)) == 1)
+    m.shannon = pyo.Constraint(m.N, rule=lambda _m, n: m.r[n] <= rate(n))
+    capped = [n for n, d in enumerate(devs) if math.isfinite(d.max_se)]
+    m.cap = pyo.Constraint(capped, rule=lambda _m, n: m.r[n] <= devs[n].max_se * m.b[n])
     m.transfer = pyo.Constraint(
         m.N,
         rule=lambda _m, n: (
-            m.z[n] * rate(n) >= sum(m.x[n, k] * devs[n].bits[k] / MEGA for k in range(devs[n].num_points))
+            m.z[n] * m.r[n] >= sum(m.x[n, k] * devs[n].bits[k] / MEGA for k in range(devs[n].num_points))
         ),
+    )
+    # a clock table: one binary per entry, the clock their combination (exact, no relaxation)
+    m.L = pyo.Set(
+        initialize=[(n, j) for n, d in enumerate(devs) if d.clocks is not None for j in range(d.clocks.size)],
+        dimen=2,
+    )
+    m.y = pyo.Var(m.L, domain=pyo.Binary)
+    table = {n: d.clocks for n, d in enumerate(devs) if d.clocks is not None}
+    m.one_clock = pyo.Constraint(
+        list(table), rule=lambda _m, n: sum(m.y[n, j] for j in range(table[n].size)) == 1
+    )
+    m.table_clock = pyo.Constraint(
+        list(table),
+        rule=lambda _m, n: m.f[n] == sum(m.y[n, j] * table[n][j] / GHZ for j in range(table[n].size)),
     )
 
     def deadline(_m: pyo.ConcreteModel, n: int) -> pyo.Expression:
         d = devs[n]
         terms = []
         for k in range(d.num_points):
-            a, s = d.a[k] / GIGA, d.s[k] / GIGA
-            local = a / m.f[n] if a > 0 else 0.0
-            spread = pyo.sqrt((s / m.f[n]) ** 2 + d.var_e[k]) if s > 0 else math.sqrt(d.var_e[k])
+            a, s, q = d.a[k] / GIGA, d.s[k] / GIGA, d.q[k]
+            local = a / m.f[n] + d.c[k] if a > 0 else 0.0
+            fixed = math.sqrt(q**2 + d.var_e[k])
+            spread = pyo.sqrt((s / m.f[n] + q) ** 2 + d.var_e[k]) if s > 0 else fixed
             terms.append(m.x[n, k] * (local + d.mu_e[k] + d.margin * spread))
         return sum(terms) + m.z[n] <= d.deadline
 
@@ -56,6 +77,12 @@ def build(data: RobustData) -> pyo.ConcreteModel:
 
     def device_energy(n: int) -> pyo.Expression:
         d = devs[n]
+        if d.power is not None:  # P(f)·(a/f + c), P a polynomial in f/GHz
+            power = sum(float(p) * m.f[n] ** k for k, p in enumerate(d.power) if p != 0)
+            work = sum(
+                m.x[n, k] * (d.a[k] / GIGA / m.f[n] + d.c[k]) for k in range(d.num_points) if d.a[k] > 0
+            )
+            return power * work + d.tx_power * m.z[n]
         kappa = d.kappa * GIGA * GHZ**2
         static = d.static_power * GIGA / GHZ
         compute = sum(
@@ -69,11 +96,19 @@ def build(data: RobustData) -> pyo.ConcreteModel:
     return m
 
 
-def read_plan(m: pyo.ConcreteModel, data: RobustData) -> tuple[list[int], list[float], list[float]]:
-    """Partition point, clock (Hz) and bandwidth (Hz) per device from a solved model."""
-    parts, f, b = [], [], []
+def read_plan(
+    m: pyo.ConcreteModel, data: RobustData
+) -> tuple[list[int], list[float], list[float], list[int]]:
+    """Partition point, clock (Hz), bandwidth (Hz) and clock-table index (−1 without a table)
+    per device from a solved model."""
+    parts, f, b, levels = [], [], [], []
     for n, d in enumerate(data.devices):
         parts.append(max(range(d.num_points), key=lambda k: pyo.value(m.x[n, k])))
-        f.append(pyo.value(m.f[n]) * GHZ)
         b.append(pyo.value(m.b[n]) * MHZ if d.bits[parts[-1]] > 0 else 0.0)
-    return parts, f, b
+        if d.clocks is None:
+            levels.append(-1)
+            f.append(pyo.value(m.f[n]) * GHZ)
+        else:
+            levels.append(max(range(d.clocks.size), key=lambda j: pyo.value(m.y[n, j])))
+            f.append(float(d.clocks[levels[-1]]))
+    return parts, f, b, levels

@@ -65,9 +65,7 @@ def inverse_clock_needed(
     return np.where(feasible & (budget > 0) | no_local & feasible, u, np.nan)
 
 
-def robust_latency(
-    a, s, mu_e, var_e, bits, f, b, snr_per_hz, k, c=0.0, q=0.0, max_se=np.inf
-) -> np.ndarray:
+def robust_latency(a, s, mu_e, var_e, bits, f, b, snr_per_hz, k, c=0.0, q=0.0, max_se=np.inf) -> np.ndarray:
     """μ + k·σ of the total time (the Cantelli form of the chance constraint)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         local = np.where(a > 0, a / f + c, 0.0)

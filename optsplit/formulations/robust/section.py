@@ -98,12 +98,16 @@ def _clock_range(raw: dict[str, Any], source: str, at: str) -> tuple[float, floa
         for key in ("f_min", "f_max"):
             if key in raw:
                 raise InputError(
-                    f"give either 'clocks' or f_min/f_max, not both ({key} is set)", source=source, path=f"{at}.{key}"
+                    f"give either 'clocks' or f_min/f_max, not both ({key} is set)",
+                    source=source,
+                    path=f"{at}.{key}",
                 )
         clocks = tuple(float(f) for f in raw["clocks"])
         for j, f in enumerate(clocks):
             if not 0.0 < f < math.inf:
-                raise InputError(f"clock {f!r} Hz is not positive and finite", source=source, path=f"{at}.clocks[{j}]")
+                raise InputError(
+                    f"clock {f!r} Hz is not positive and finite", source=source, path=f"{at}.clocks[{j}]"
+                )
             if j > 0 and f <= clocks[j - 1]:
                 raise InputError(
                     f"clock {f!r} Hz does not exceed the one before ({clocks[j - 1]!r} Hz): "
@@ -114,9 +118,15 @@ def _clock_range(raw: dict[str, Any], source: str, at: str) -> tuple[float, floa
         return clocks[0], clocks[-1], clocks
     for key in ("f_min", "f_max"):
         if key not in raw:
-            raise InputError(f"give the clock range f_min, f_max or a table 'clocks' ({key} is missing)", source=source, path=at)
+            raise InputError(
+                f"give the clock range f_min, f_max or a table 'clocks' ({key} is missing)",
+                source=source,
+                path=at,
+            )
     if raw["f_min"] > raw["f_max"]:
-        raise InputError(f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source, path=f"{at}.f_min")
+        raise InputError(
+            f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source, path=f"{at}.f_min"
+        )
     return float(raw["f_min"]), float(raw["f_max"]), None
 
 
@@ -126,9 +136,15 @@ def _processor(raw: dict[str, Any], model: str, source: str, at: str) -> tuple[f
     if model == "cpu":
         for key in ("power", "insensitive_fraction"):
             if key in raw:
-                raise InputError(f"'{key}' is a gpu field; set processor_model = \"gpu\"", source=source, path=f"{at}.{key}")
+                raise InputError(
+                    f"'{key}' is a gpu field; set processor_model = \"gpu\"",
+                    source=source,
+                    path=f"{at}.{key}",
+                )
         if "kappa" not in raw:
-            raise InputError("a cpu device needs 'kappa' (dynamic power kappa f^3)", source=source, path=f"{at}.kappa")
+            raise InputError(
+                "a cpu device needs 'kappa' (dynamic power kappa f^3)", source=source, path=f"{at}.kappa"
+            )
         return None
     for key in ("kappa", "static_power"):
         if key in raw:
@@ -155,7 +171,8 @@ def _processor(raw: dict[str, Any], model: str, source: str, at: str) -> tuple[f
         raise InputError("the power curve is zero everywhere", source=source, path=f"{at}.power")
     if "insensitive_fraction" not in raw:
         raise InputError(
-            "a gpu device needs 'insensitive_fraction' (share of its time at f_ref that the clock does not change)",
+            "a gpu device needs 'insensitive_fraction' "
+            "(the share of its time at f_ref that the clock does not change)",
             source=source,
             path=f"{at}.insensitive_fraction",
         )

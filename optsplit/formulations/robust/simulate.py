@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optsplit.formulations.robust.evaluate import device_times, shannon_rate
+from optsplit.formulations.robust.evaluate import device_times, local_stats, shannon_rate
 from optsplit.formulations.robust.model import RobustSystem
 from optsplit.instance.model import Instance
 
@@ -177,7 +177,8 @@ def _device_laws(system: RobustSystem, plan: Mapping[str, Any], laws: tuple[str,
         dev = system.devices[i]
         m, f, b = int(entry["partition"]), float(entry["frequency"]), float(entry["bandwidth"])
         t = device_times(dev, m)
-        rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density)
+        rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density, system.max_spectral_efficiency)
+        local_mean, local_std, _ = local_stats(dev, t, f)  # drawn as "cycles" (time × f) at f
         tx = 0.0 if t.bits == 0 else (t.bits / rate if rate > 0 else math.inf)
         for law in laws:
             if law not in DISTRIBUTIONS:
@@ -187,8 +188,8 @@ def _device_laws(system: RobustSystem, plan: Mapping[str, Any], laws: tuple[str,
                     dev.name,
                     law,
                     (i, DISTRIBUTIONS.index(law)),
-                    t.cycles_mean,
-                    t.cycles_var,
+                    local_mean * f,
+                    (local_std * f) ** 2,
                     f,
                     tx,
                     t.server_mean,
