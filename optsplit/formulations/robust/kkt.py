@@ -125,6 +125,7 @@ class _Batch:
                 self.levels = clocks.T[:, None, :]
         self.f_energy = np.clip(self.f_energy, self.f_min, self.f_max)
         self.sends = self.bits > 0
+        self._per_level: list[tuple[_Batch, np.ndarray]] | None = None
 
     def local_energy(self, f: np.ndarray) -> np.ndarray:
         """Computing energy at clocks f (cpu or gpu model per device)."""
@@ -191,43 +192,57 @@ class _Batch:
         fixed.f_min = np.where(self.discrete, level, self.f_min)
         fixed.f_max = np.where(self.discrete, level, self.f_max)
         fixed.f_energy = np.where(self.discrete, level, self.f_energy)
-        fixed.levels, fixed.discrete = None, np.zeros_like(self.discrete)
+        fixed.levels, fixed.discrete, fixed._per_level = None, np.zeros_like(self.discrete), None
         return fixed
 
     def best_bandwidth(self, lo: np.ndarray, price: np.ndarray, steps: int = GOLDEN_STEPS) -> np.ndarray:
         """Minimiser of cost(·, price) on [lo, B] (0 where nothing is sent): golden section where
-        the cost is convex in b; for a clock table the best over its entries, each convex."""
+        the cost is convex in b. For a clock table, at entry j the cost is a constant plus the
+        convex g(b) = p·bits/R(b) + price·b on [need_j, B], minimised at max(b_g, need_j) with b_g
+        g's minimiser on [lo, B] (lo ≤ every need_j); the best entry wins."""
         if self.levels is None:
             return self._golden(lo, price, steps)
-        best_b, best_cost = self._golden(lo, price, steps), np.full(lo.shape, np.inf)
-        for j in range(self.levels.shape[0]):
-            fixed = self.at_level(j)
-            need = fixed.min_bandwidth()
-            start = np.where(np.isfinite(need), np.maximum(lo, np.minimum(need, self.B)), lo)
-            b = fixed._golden(start, price, steps)
+        continuous = ~np.broadcast_to(self.discrete, lo.shape)
+        best_b = self._golden(lo, price, steps) if continuous.any() else lo.copy()
+        best_cost = np.full(lo.shape, np.inf)
+        if self._per_level is None:  # the fixed-clock batches and their least bandwidths
+            self._per_level = [
+                (fixed, fixed.min_bandwidth()) for fixed in map(self.at_level, range(self.levels.shape[0]))
+            ]
+        free = self._golden(lo, price, steps, transmit_only=True)
+        for fixed, need in self._per_level:
+            b = np.where(np.isfinite(need), np.clip(np.maximum(free, need), lo, self.B), lo)
             value = np.where(np.isfinite(need), fixed.cost(b, price), np.inf)
             better = self.discrete & (value < best_cost)
             best_b, best_cost = np.where(better, b, best_b), np.where(better, value, best_cost)
-        return best_b
+        return np.where(self.sends, best_b, 0.0)
 
-    def _golden(self, lo: np.ndarray, price: np.ndarray, steps: int) -> np.ndarray:
-        """Golden-section minimiser of cost(·, price) on [lo, B] (0 where nothing is sent)."""
+    def _golden(
+        self, lo: np.ndarray, price: np.ndarray, steps: int, transmit_only: bool = False
+    ) -> np.ndarray:
+        """Golden-section minimiser of cost(·, price) on [lo, B] (0 where nothing is sent), or
+        with ``transmit_only`` of p·bits/R(b) + price·b, the deadline ignored."""
+        cost = self._transmit_cost if transmit_only else self.cost
         a, c = lo.copy(), np.full_like(lo, self.B)
         x1, x2 = c - INVPHI * (c - a), a + INVPHI * (c - a)
-        f1, f2 = self.cost(x1, price), self.cost(x2, price)
+        f1, f2 = cost(x1, price), cost(x2, price)
         for _ in range(steps):
             left = f1 <= f2  # the minimum lies in [a, x2]
             c = np.where(left, x2, c)
             a = np.where(left, a, x1)
             new_x1 = np.where(left, c - INVPHI * (c - a), x2)
             new_x2 = np.where(left, x1, a + INVPHI * (c - a))
-            fresh = self.cost(np.where(left, new_x1, new_x2), price)
+            fresh = cost(np.where(left, new_x1, new_x2), price)
             f1, f2 = np.where(left, fresh, f2), np.where(left, f1, fresh)
             x1, x2 = new_x1, new_x2
         best = 0.5 * (a + c)
         # the minimiser may sit on the lower end (b_req): compare with it explicitly
-        at_lo = self.cost(lo, price) <= self.cost(best, price)
+        at_lo = cost(lo, price) <= cost(best, price)
         return np.where(self.sends, np.where(at_lo, lo, best), 0.0)
+
+    def _transmit_cost(self, b: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """p·bits/R(b) + price·b: the part of the cost that depends on b at a fixed clock."""
+        return self.tx_power * tx_time(self.bits, b, self.snr_per_hz, self.max_se) + price * b
 
 
 def _price_search(
