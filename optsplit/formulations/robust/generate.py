@@ -71,7 +71,7 @@ def robust_instance(
     rng = np.random.default_rng(seed)
     host_time = sum(layer.time[processor].mean for layer in profile.layers)
     local_at_max = host_time * (GPU_SCALE if gpu else LOCAL_SCALE * host_clock / JETSON_F_MAX)
-    devs = []
+    devs: list[dict[str, Any]] = []
     for i in range(devices):
         devs.append(
             {
