@@ -350,8 +350,9 @@ class RobustFormulation:
 
     def suites(self) -> Mapping[str, Suite]:
         from optsplit.formulations.robust.bench import SUITE
+        from optsplit.formulations.robust.bench_gpu import SUITE as GPU_SUITE
 
-        return {SUITE.name: SUITE}
+        return {SUITE.name: SUITE, GPU_SUITE.name: GPU_SUITE}
 
     def sections(self) -> Mapping[str, Section]:
         from optsplit.formulations.robust.section import sections

@@ -342,8 +342,9 @@ def settle(data: RobustData, parts: np.ndarray, b: np.ndarray) -> Allocation:
 def clock_choices(data: RobustData) -> list[list[tuple[int, int]]]:
     """Per device the (partition point, table index) pairs an optimum may use (index −1 for a
     device without a table): pairs that cannot meet the deadline with the whole bandwidth are
-    dropped, and so is every entry another entry of the same point beats on both computing
-    energy and least bandwidth (at any bandwidth the latter is feasible and cheaper)."""
+    dropped, and so is every pair that another pair beats on computing energy, least bandwidth
+    and bits sent together (at any bandwidth where the former is feasible the latter is
+    feasible and no dearer: same or fewer bits over the same rate)."""
     choices = []
     for i, d in enumerate(data.devices):
         if d.clocks is None:
@@ -358,16 +359,23 @@ def clock_choices(data: RobustData) -> list[list[tuple[int, int]]]:
             if other != i and o.clocks is not None:
                 levels[:, other] = 0
         batch = _Batch(data, parts, levels)
-        need = batch.min_bandwidth()[:, i].reshape(d.num_points, K)
-        work = batch.local_energy(batch.f_max)[:, i].reshape(d.num_points, K)
-        kept = []
-        for m in range(d.num_points):
-            for j in range(K):
-                if not np.isfinite(need[m, j]):
-                    continue
-                beaten = (need[m] <= need[m, j]) & (work[m] <= work[m, j])
-                beaten &= (need[m] < need[m, j]) | (work[m] < work[m, j]) | (np.arange(K) < j)
-                if not beaten.any():
-                    kept.append((m, j))
+        need = batch.min_bandwidth()[:, i]
+        work = batch.local_energy(batch.f_max)[:, i]
+        bits = batch.bits[:, i]
+        usable = np.isfinite(need)
+        # beats[p, r]: pair p is no worse than pair r on all three, and better on one or earlier
+        no_worse = (
+            (need[:, None] <= need[None, :])
+            & (work[:, None] <= work[None, :])
+            & (bits[:, None] <= bits[None, :])
+        )
+        better = (
+            (need[:, None] < need[None, :])
+            | (work[:, None] < work[None, :])
+            | (bits[:, None] < bits[None, :])
+        )
+        earlier = np.arange(need.size)[:, None] < np.arange(need.size)[None, :]
+        beats = usable[:, None] & no_worse & (better | earlier)
+        kept = [(int(p // K), int(p % K)) for p in np.flatnonzero(usable & ~beats.any(axis=0))]
         choices.append(kept or [(0, K - 1)])
     return choices
