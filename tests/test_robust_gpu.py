@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import INSTANCES
 from robust_cases import random_robust_doc
 
 import optsplit
@@ -205,3 +206,11 @@ def test_cpu_device_refuses_gpu_fields() -> None:
     with pytest.raises(optsplit.InputError) as exc:
         optsplit.from_dict(doc, source="x.toml")
     assert exc.value.path == "robust.devices[0].power"
+
+
+def test_shipped_gpu_instance_exact_methods_agree() -> None:
+    inst = optsplit.load(INSTANCES / "robust" / "alexnet-gpu-3dev.toml")
+    ref = solve_checked(inst, "enumerate")
+    glob = solve_checked(inst, "scip", solver_options=SCIP_NODES)
+    assert ref.status is Status.OPTIMAL and glob.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert max(spectral_efficiencies(inst, ref)) <= CAP * (1 + 1e-9)

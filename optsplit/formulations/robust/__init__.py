@@ -274,7 +274,7 @@ class RobustFormulation:
     """Robust partitioning and resource allocation under uncertain inference time."""
 
     key = KEY
-    title = "Robust DNN partitioning, CPU clock and bandwidth under uncertain inference time"
+    title = "Robust DNN partitioning, CPU or GPU clock and bandwidth under uncertain inference time"
     reference = "Y. Nan, J. Han, S. Zhou, Z. Niu, arXiv 2503.21476 (IEEE TMC 25(3):3680-3696, 2026)"
     objective_name = "total device energy [J]"
     sense = "minimize"
