@@ -133,9 +133,11 @@ def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
     if out.has_solution:
         parts, f, b, levels = minlp.read_plan(model, data)
         tables = any(d.clocks is not None for d in data.devices)
-        exact = kkt.allocate(
-            data, np.array(parts)[None, :], levels=np.array(levels)[None, :] if tables else None
-        )
+        chosen = np.array(parts)[None, :]
+        if tables:  # SCIP's table entries, fixed
+            exact = kkt.allocate(data, chosen, levels=np.array(levels)[None, :])
+        else:
+            exact = kkt.allocate(data, chosen)
         if exact.feasible[0]:
             objective = float(exact.energy[0])
             plan = make_plan(data, parts, exact.f[0], exact.b[0])
