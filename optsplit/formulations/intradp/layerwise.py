@@ -105,10 +105,14 @@ def min_cut(
     src, dst = data.edge_src, data.edge_dst
     end = p - 1
     inner = dst != end
-    producers = np.unique(src[inner])
+    producers, fan_out = np.unique(src[inner], return_counts=True)
+    # The auxiliary vertex of a producer with one consumer is that consumer itself.
     aux = np.full(p, -1)
-    aux[producers] = p + np.arange(producers.size)
-    s, t = p + producers.size, p + producers.size + 1
+    shared = fan_out > 1
+    aux[producers[shared]] = p + np.arange(int(shared.sum()))
+    sole = np.flatnonzero(inner)[np.isin(src[inner], producers[~shared])]
+    aux[src[sole]] = dst[sole]
+    s, t = p + int(shared.sum()), p + int(shared.sum()) + 1
     ops = np.arange(1, p - 1)
     down_cost = np.bincount(src[~inner], w.down[~inner], minlength=p)
     up_cost = np.zeros(p)
@@ -124,6 +128,8 @@ def min_cut(
     caps = np.concatenate(
         ([np.inf], w.srv[ops] + down_cost[ops], w.dev[ops], up_cap, np.full(2 * e_in.size, np.inf))
     )
+    keep = tails != heads  # the sole consumers' loops aux → consumer
+    tails, heads, caps = tails[keep], heads[keep], caps[keep]
     finite = np.isfinite(caps)
     total = float(caps[finite].sum()) or 1.0
     scale = (INF_FLOW // 4) / total
