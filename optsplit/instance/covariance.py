@@ -48,12 +48,14 @@ def _matrix(
     asym = np.abs(c - c.T)
     if asym.max() > SYMMETRY * scale:
         i, j = np.unravel_index(int(asym.argmax()), asym.shape)
-        raise fail(f"not symmetric: [{i}][{j}] = {c[i, j]!r} but [{j}][{i}] = {c[j, i]!r}", f"[{i}][{j}]")
+        raise fail(
+            f"not symmetric: [{i}][{j}] = {float(c[i, j])!r} but [{j}][{i}] = {float(c[j, i])!r}", f"[{i}][{j}]"
+        )
     off = np.abs(diag - var) > DIAGONAL * np.maximum(np.abs(diag), var)
     if off.any():
         i = int(np.flatnonzero(off)[0])
         raise fail(
-            f"diagonal {diag[i]!r} differs from layers[{i}].time.{shown(key)}.var = {var[i]!r}", f"[{i}][{i}]"
+            f"diagonal {float(diag[i])!r} differs from layers[{i}].time.{shown(key)}.var = {float(var[i])!r}", f"[{i}][{i}]"
         )
     eig = np.linalg.eigvalsh((c + c.T) / 2)
     if eig[0] < -PSD * max(float(eig[-1]), 0.0):
