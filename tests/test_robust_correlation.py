@@ -122,7 +122,7 @@ def test_robust_plans_hold_under_correlated_draws_and_independent_ones_do_not() 
     # the same plan under independent draws is far inside ε: the correlation is what binds
     assert simulate(naive, plan_aware, n, seed=1, laws=PER_LAYER).rates["d0"]["layers-gaussian"] < EPS / 5
     broken = simulate(aware, plan_naive, n, seed=1, laws=PER_LAYER).rates["d0"]
-    assert broken["layers-gaussian"] > 1.4 * EPS  # σ understated 3x: about 0.16 against 0.1
+    assert broken["layers-gaussian"] > 1.3 * EPS  # σ understated 3x: 0.148 against 0.1
     assert simulate(naive, plan_naive, n, seed=1, laws=PER_LAYER).rates["d0"]["layers-gaussian"] < EPS
 
 
@@ -131,7 +131,7 @@ def test_comonotone_draws_break_a_plan_built_for_independent_layers() -> None:
     worst = optsplit.from_dict(correlated_doc(0.0, "comonotone"))
     plan = optsplit.solve(naive, "robust", "enumerate").plan
     rates = simulate(worst, plan, 40_000, seed=2, laws=PER_LAYER).rates["d0"]
-    assert min(rates.values()) > 1.4 * EPS
+    assert min(rates.values()) > 1.3 * EPS  # 0.144 to 0.158
     safe = optsplit.solve(worst, "robust", "enumerate").plan
     assert not simulate(worst, safe, 40_000, seed=2).broken()
 
@@ -149,7 +149,8 @@ def test_per_layer_gaussian_draws_have_the_measured_covariance() -> None:
     total = draws.total("gaussian", np.random.default_rng(1), 200_000)
     assert total.var() == pytest.approx(cov.sum(), rel=0.02)
     for law in ("gamma", "lognormal"):  # copula marginals keep each layer's mean
-        assert draws.total(law, np.random.default_rng(2), 200_000).mean() == pytest.approx(mean.sum(), rel=0.01)
+        drawn = draws.total(law, np.random.default_rng(2), 200_000)
+        assert drawn.mean() == pytest.approx(mean.sum(), rel=0.01)
 
 
 def _profile() -> dict[str, Any]:
@@ -215,3 +216,15 @@ def test_shipped_instances_still_load_with_measured_covariances() -> None:
         assert data.s[-1] ** 2 > independent
     else:
         assert data.s[-1] ** 2 == pytest.approx(independent)
+
+
+def test_correlation_benchmark_case_and_report(tmp_path) -> None:
+    from optsplit.formulations.robust.bench_correlation import SUITE
+
+    case = next(c for c in SUITE.cases(True) if c.method == "measured")
+    row = SUITE.execute(case)
+    assert row["status"] == "optimal" and row["chain_ratio"] > 1
+    assert row["viol_measured_layers"] <= row["epsilon"] + 3 * (row["epsilon"] / 20_000) ** 0.5
+    row.update(group=case.group, instance=case.instance, method=case.method)
+    (md,) = SUITE.report([{k: str(v) for k, v in row.items()}], tmp_path)
+    assert "| measured |" in md.read_text()

@@ -4,6 +4,7 @@ diagonal equal to the layers' variances, positive semidefinite; errors name the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from optsplit.errors import InputError
@@ -47,16 +48,14 @@ def _matrix(
     scale = max(float(diag.max()), 0.0)
     asym = np.abs(c - c.T)
     if asym.max() > SYMMETRY * scale:
-        i, j = np.unravel_index(int(asym.argmax()), asym.shape)
-        raise fail(
-            f"not symmetric: [{i}][{j}] = {float(c[i, j])!r} but [{j}][{i}] = {float(c[j, i])!r}", f"[{i}][{j}]"
-        )
+        r, q = (int(x) for x in np.unravel_index(int(asym.argmax()), asym.shape))
+        pair = f"[{r}][{q}] = {float(c[r, q])!r} but [{q}][{r}] = {float(c[q, r])!r}"
+        raise fail(f"not symmetric: {pair}", f"[{r}][{q}]")
     off = np.abs(diag - var) > DIAGONAL * np.maximum(np.abs(diag), var)
     if off.any():
         i = int(np.flatnonzero(off)[0])
-        raise fail(
-            f"diagonal {float(diag[i])!r} differs from layers[{i}].time.{shown(key)}.var = {float(var[i])!r}", f"[{i}][{i}]"
-        )
+        stated = f"layers[{i}].time.{shown(key)}.var = {float(var[i])!r}"
+        raise fail(f"diagonal {float(diag[i])!r} differs from {stated}", f"[{i}][{i}]")
     eig = np.linalg.eigvalsh((c + c.T) / 2)
     if eig[0] < -PSD * max(float(eig[-1]), 0.0):
         raise fail(f"not positive semidefinite: smallest eigenvalue {eig[0]:.3g}, largest {eig[-1]:.3g}")

@@ -35,10 +35,7 @@ def layer_covariance(
 
 def prefix_variances(variances: np.ndarray, cov: np.ndarray | None) -> np.ndarray:
     """Var(t_1 + … + t_m) for m = 0..L: 1ᵀC[:m,:m]1, read off the 2-D cumulative sum."""
-    if cov is None:
-        sums = np.cumsum(variances)
-    else:
-        sums = np.diagonal(cov.cumsum(axis=0).cumsum(axis=1))
+    sums = np.cumsum(variances) if cov is None else np.diagonal(cov.cumsum(axis=0).cumsum(axis=1))
     return np.concatenate([np.zeros(1), np.maximum(sums, 0.0)])
 
 

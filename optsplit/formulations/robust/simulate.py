@@ -239,7 +239,7 @@ def _device_laws(system: RobustSystem, plan: Mapping[str, Any], laws: tuple[str,
         t = device_times(dev, m)
         rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density)
         tx = 0.0 if t.bits == 0 else (t.bits / rate if rate > 0 else math.inf)
-        parts = (None, None)
+        parts: tuple[LayerDraws | None, LayerDraws | None] = (None, None)
         if any(law in PER_LAYER for law in laws):
             parts = (layer_draws(*part_layers(dev, m, True)), layer_draws(*part_layers(dev, m, False)))
         for law in laws:
