@@ -261,7 +261,7 @@ def test_cli_check_simulate(monkeypatch, capsys, tmp_path) -> None:
         assert code == EXIT_OK and json.loads(out.read_text())["plan"]["devices"]
         code, captured = _run(monkeypatch, capsys, "check", inst, str(out), "--simulate", "5000")
         assert code == expected, captured.err
-        assert "two-point" in captured.out
+        assert "two-point" in captured.out and "per layer, correlated" in captured.out
     code, captured = _run(
         monkeypatch,
         capsys,

@@ -338,8 +338,9 @@ class RobustFormulation:
 
     def suites(self) -> Mapping[str, Suite]:
         from optsplit.formulations.robust.bench import SUITE
+        from optsplit.formulations.robust.bench_correlation import SUITE as CORRELATION
 
-        return {SUITE.name: SUITE}
+        return {SUITE.name: SUITE, CORRELATION.name: CORRELATION}
 
     def sections(self) -> Mapping[str, Section]:
         from optsplit.formulations.robust.section import sections

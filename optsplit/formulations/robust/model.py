@@ -28,6 +28,7 @@ class RobustDevice:
     flops_per_cycle: float | None = None
     server_speed: float | None = None
     static_power: float = 0.0
+    correlation: str = "measured"  # of layer times: measured (covariance), independent, comonotone
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def build_robust(doc: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, A
                 flops_per_cycle=raw.get("flops_per_cycle"),
                 server_speed=raw.get("server_speed"),
                 static_power=float(raw.get("static_power", 0.0)),
+                correlation=str(raw.get("correlation", "measured")),
             )
         )
     dbm = float(doc.get("noise_density_dbm", -174.0))
