@@ -156,3 +156,21 @@ def test_all_local_takes_each_devices_best_clock() -> None:
             ev = evaluate_robust(inst, trial)
             if not any(f"'{dev.name}'" in v for v in ev.violations):
                 assert ev.metrics["devices"][dev.name]["energy"] >= chosen[dev.name]["energy"] * (1 - 1e-9)
+
+
+def test_scale_suite_row_and_report(tmp_path) -> None:
+    from optsplit.bench.runner import Case
+    from optsplit.formulations.robust import bench_scale
+
+    rows = []
+    for method in ("lagrangian", "enumerate"):
+        case = Case("scale", "alexnet-3dev", method, {"devices": 3, "seed": 1}, "robust")
+        row = bench_scale.execute(case)
+        assert row["check_ok"] and row["peak_rss_mb"] >= row["rss_before_mb"] > 0
+        rows.append(
+            {k: str(v) for k, v in row.items()}
+            | {"group": "scale", "instance": case.instance, "method": method}
+        )
+    paths = bench_scale.report(rows, tmp_path)
+    text = paths[0].read_text()
+    assert "alexnet-3dev" in text and "at the bound" in text and paths[1].exists()

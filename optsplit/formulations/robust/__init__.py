@@ -383,8 +383,9 @@ class RobustFormulation:
     def suites(self) -> Mapping[str, Suite]:
         from optsplit.formulations.robust.bench import SUITE
         from optsplit.formulations.robust.bench_correlation import SUITE as CORRELATION
+        from optsplit.formulations.robust.bench_scale import SUITE as SCALE
 
-        return {SUITE.name: SUITE, CORRELATION.name: CORRELATION}
+        return {suite.name: suite for suite in (SUITE, CORRELATION, SCALE)}
 
     def sections(self) -> Mapping[str, Section]:
         from optsplit.formulations.robust.section import sections
