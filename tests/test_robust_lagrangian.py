@@ -174,3 +174,10 @@ def test_scale_suite_row_and_report(tmp_path) -> None:
     paths = bench_scale.report(rows, tmp_path)
     text = paths[0].read_text()
     assert "alexnet-3dev" in text and "at the bound" in text and paths[1].exists()
+
+
+def test_dual_bound_alone_equals_the_solve_bound() -> None:
+    from optsplit.formulations.robust.data import prepare
+
+    data = prepare(optsplit.load(INSTANCES / "robust" / "alexnet-10dev.toml"))
+    assert lagrangian.dual_bound(data) == lagrangian.solve(data).bound

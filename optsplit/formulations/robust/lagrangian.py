@@ -203,24 +203,41 @@ class PointTable:
         )
 
 
+def _search(data: RobustData, table: PointTable, price_steps: int) -> tuple[list[DeviceChoice], int]:
+    """The device choices at price 0, or at both ends of the bisection's final bracket
+    (Σ b > B at the lower end, ≤ B at the upper), and the number of bisection steps taken."""
+    free = table.choose(0.0)
+    if free.bandwidth <= data.bandwidth:
+        return [free], 0
+    log_lo, log_hi = LOG_PRICE_RANGE
+    for _ in range(price_steps):  # keep Σ b(10^log_lo) > B ≥ Σ b(10^log_hi)
+        mid = 0.5 * (log_lo + log_hi)
+        over = table.choose(10.0**mid, SCREEN_GOLDEN_STEPS).bandwidth > data.bandwidth
+        log_lo, log_hi = (mid, log_hi) if over else (log_lo, mid)
+    return [table.choose(10.0**log_lo), table.choose(10.0**log_hi)], price_steps
+
+
+def _proven_infeasible(data: RobustData, table: PointTable) -> bool:
+    """Some device meets its deadline at no point, or the least bandwidths alone exceed B."""
+    least = np.where(table.feasible, table.lo, np.inf).min(axis=0)
+    return bool(not np.isfinite(least).all() or least.sum() > data.bandwidth)
+
+
+def dual_bound(data: RobustData, price_steps: int = PRICE_STEPS) -> float:
+    """The best proven lower bound g(λ) of the bisection (inf when infeasibility is proved)."""
+    table = PointTable(data)
+    if _proven_infeasible(data, table):
+        return np.inf
+    choices, _ = _search(data, table, price_steps)
+    return max(c.lower for c in choices)
+
+
 def solve(data: RobustData, price_steps: int = PRICE_STEPS) -> LagrangianRun:
     """Maximise g(λ) by bisection on log λ; allocate the bracketing partitions exactly."""
     table = PointTable(data)
-    least = np.where(table.feasible, table.lo, np.inf).min(axis=0)
-    if not np.isfinite(least).all() or least.sum() > data.bandwidth:
-        # a device meets its deadline nowhere, or the least bandwidths alone exceed B
+    if _proven_infeasible(data, table):
         return LagrangianRun(np.inf, np.nan, None, None, 0, 0, proven_infeasible=True)
-    free = table.choose(0.0)
-    choices = [free]
-    steps = 0
-    if free.bandwidth > data.bandwidth:
-        log_lo, log_hi = LOG_PRICE_RANGE
-        while steps < price_steps:  # keep Σ b(10^log_lo) > B ≥ Σ b(10^log_hi)
-            steps += 1
-            mid = 0.5 * (log_lo + log_hi)
-            over = table.choose(10.0**mid, SCREEN_GOLDEN_STEPS).bandwidth > data.bandwidth
-            log_lo, log_hi = (mid, log_hi) if over else (log_lo, mid)
-        choices = [table.choose(10.0**log_lo), table.choose(10.0**log_hi)]
+    choices, steps = _search(data, table, price_steps)
     bound = max(c.lower for c in choices)
     candidates = np.unique(np.stack([c.parts for c in choices]), axis=0)
     hint = max(c.price for c in choices)
