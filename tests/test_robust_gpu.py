@@ -214,3 +214,14 @@ def test_shipped_gpu_instance_exact_methods_agree() -> None:
     glob = solve_checked(inst, "scip", solver_options=SCIP_NODES)
     assert ref.status is Status.OPTIMAL and glob.objective == pytest.approx(ref.objective, rel=1e-9)
     assert max(spectral_efficiencies(inst, ref)) <= CAP * (1 + 1e-9)
+
+
+def test_lagrangian_on_gpu_ranges_and_refused_on_tables() -> None:
+    for seed in range(3):
+        inst = optsplit.from_dict(gpu_doc(seed, discrete=False))
+        ref = solve_checked(inst, "enumerate")
+        res = solve_checked(inst, "lagrangian")
+        assert res.objective >= ref.objective * (1 - 1e-9)
+        assert res.bound is None or res.bound <= ref.objective * (1 + 1e-9)
+    with pytest.raises(optsplit.OptsplitError, match="clock ranges"):
+        optsplit.solve(optsplit.from_dict(gpu_doc(0)), "robust", "lagrangian")

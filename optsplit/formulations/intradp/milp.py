@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from optsplit.formulations.intradp import pathcut
 from optsplit.formulations.intradp.data import IntraDPData
+from optsplit.formulations.intradp.layerwise import whole_transfers
 from optsplit.formulations.intradp.recursion import Durations, clocks
 from optsplit.formulations.intradp.slicing import GridTables
 from optsplit.solvers.linear import LinearModel
@@ -31,6 +33,9 @@ class Layout:
 
     p: int
     g1: int  # G + 1
+    # after the clocks: per path edge and direction, (producer, consumer, upwards) of the
+    # crossing indicator v of the path inequalities
+    crossings: tuple[tuple[int, int, bool], ...] = ()
 
     @property
     def u(self) -> int:
@@ -42,7 +47,7 @@ class Layout:
 
     @property
     def n(self) -> int:
-        return self.block(8)
+        return self.block(8) + len(self.crossings)
 
 
 ZU, ZD, TU, TD, DC, SC, UC, WC = range(8)
@@ -74,10 +79,21 @@ class _Rows:
         return a, np.array(self.lo), np.array(self.hi)
 
 
-def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
-    """The MILP of ``data`` on the grid of ``t``."""
+def build(
+    data: IntraDPData, t: GridTables, cutoff: float | None = None, paths: bool = True
+) -> tuple[LinearModel, Layout]:
+    """The MILP of ``data`` on the grid of ``t``. ``cutoff``: a latency no better plan
+    exceeds (an incumbent's), used as the clocks' upper bound and in the big-M; ``paths``:
+    add the path inequalities (module ``pathcut``)."""
     p, g1 = data.n_positions, t.grid + 1
-    lay = Layout(p, g1)
+    cuts = pathcut.path_cuts(data, t) if paths else []
+    crossings = tuple(
+        (int(data.edge_src[e]), int(data.edge_dst[e]), up)
+        for cut in cuts
+        for e in cut.edges.tolist()
+        for up in (True, False)
+    )
+    lay = Layout(p, g1, crossings)
     inf = np.inf
     ucol = np.arange(p * g1).reshape(p, g1)
     blk = [lay.block(k) + np.arange(p) for k in range(8)]
@@ -88,7 +104,10 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     down_sec = data.row_bytes / data.down_rate
     tu_max = data.rows * up_sec
     td_max = data.rows * down_sec
-    big = np.cumsum(data.t_dev + data.t_srv + tu_max + td_max)  # bounds every clock up to j
+    # Every clock is at most the latency (the valid cuts below), so at most the bound or the
+    # cutoff; and at most all work and airtime up to j. M_j of the link rows is that cap.
+    cap = min(v for v in (cutoff, data.latency_bound, np.inf) if v is not None)
+    big = np.minimum(np.cumsum(data.t_dev + data.t_srv + tu_max + td_max), cap)
 
     rows = _Rows()
     for j in range(p):
@@ -128,6 +147,7 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     # ``end``, so the latency is at least the server and uplink clocks after the last position.
     for clock in (SC, UC):
         rows.add(np.array([blk[DC][p - 1], blk[clock][p - 1]]), np.array([1.0, -1.0]), 0.0, inf)
+    _path_rows(rows, data, t, cuts, ucol, blk[DC][p - 1], lay.block(8))
     a, lo, hi = rows.matrix(lay.n)
 
     c = np.zeros(lay.n)
@@ -139,6 +159,9 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     col_upper[blk[ZD]] = 1.0
     col_upper[blk[TU]] = tu_max
     col_upper[blk[TD]] = td_max
+    for k in (DC, SC, UC, WC):
+        col_upper[blk[k]] = cap
+    col_upper[lay.block(8) :] = 1.0
     if data.objective == "latency":
         c[end_clock] = 1.0
     else:
@@ -156,8 +179,50 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     names = [f"u_{data.names[j]}_{g}" for j in range(p) for g in range(g1)]
     for label in ("zu", "zd", "tu", "td", "D", "S", "U", "W"):
         names += [f"{label}_{n}" for n in data.names]
+    for k, cut in enumerate(cuts):
+        for e in cut.edges.tolist():
+            tail, head = data.names[data.edge_src[e]], data.names[data.edge_dst[e]]
+            names += [f"vu{k}_{tail}_{head}", f"vd{k}_{tail}_{head}"]
     model = LinearModel(c, a, lo, hi, col_lower, col_upper, integer, 0.0, _safe(names), None)
     return model, lay
+
+
+def _path_rows(
+    rows: _Rows,
+    data: IntraDPData,
+    t: GridTables,
+    cuts: list[pathcut.PathCut],
+    ucol: np.ndarray,
+    end_clock: int,
+    first: int,
+) -> None:
+    """Per path: v ≥ [producer whole on one side] + [consumer whole on the other] − 1 for
+    each of its edges and direction, and T ≥ Σ whole compute + Σ airtime·v (``pathcut``);
+    the v columns are numbered from ``first`` on."""
+    on_dev, on_srv = pathcut.whole_masks(data, t)
+    up_air, down_air = whole_transfers(data, t)
+    v = first
+    for cut in cuts:
+        js = cut.positions
+        whole = data.t_dev[js, None] * on_dev[js] + data.t_srv[js, None] * on_srv[js]
+        frac = t.m[js] / data.rows[js, None]
+        split = ~(on_dev[js] | on_srv[js])
+        cross: list[tuple[int, int]] = []
+        for e in cut.edges.tolist():
+            q, c = int(data.edge_src[e]), int(data.edge_dst[e])
+            for from_q, to_c, air in ((on_dev[q], on_srv[c], up_air[e]), (on_srv[q], on_dev[c], down_air[e])):
+                both = np.concatenate(([v], ucol[q][from_q], ucol[c][to_c]))
+                rows.add(both, np.r_[1.0, -np.ones(both.size - 1)], -1.0, np.inf)
+                cross.append((v, air))
+                v += 1
+        vcols = np.array([c for c, _ in cross], dtype=np.int64)
+        vair = np.array([a for _, a in cross])
+        for theta in pathcut.THETAS:
+            coef = whole + split * (
+                theta * frac * data.t_dev[js, None] + (1 - theta) * (1 - frac) * data.t_srv[js, None]
+            )
+            cols = np.concatenate(([end_clock], ucol[js].ravel(), vcols))
+            rows.add(cols, np.concatenate(([1.0], -coef.ravel(), -vair)), 0.0, np.inf)
 
 
 def _safe(names: list[str]) -> list[str]:
@@ -188,4 +253,7 @@ def start_vector(t: GridTables, lay: Layout, m: np.ndarray, d: Durations) -> np.
         x[lay.block(k) + np.arange(p)] = vec
     for k, vec in ((DC, dev), (SC, srv), (UC, up), (WC, down)):
         x[lay.block(k) + np.arange(p)] = vec
+    on_dev, on_srv = m == t.m[:, -1], m == 0
+    for i, (q, c, up) in enumerate(lay.crossings):
+        x[lay.block(8) + i] = float(on_dev[q] and on_srv[c]) if up else float(on_srv[q] and on_dev[c])
     return x

@@ -2,10 +2,12 @@
 the local work (cycles, mean and std), the server time (mean, variance) and the bits sent.
 
 Local time at clock f is W/f with a random cycle count W (mean a[m], std s[m]), the CPU
-DVFS model; layers are independent, so variances add. Measured times t at the reference
-clock f_ref give cycles t·f_ref. A GPU's time is a/f + c: the share φ (insensitive_fraction)
-of its time at f_ref does not scale with the clock (c = φ·t), the rest does (a = (1 − φ)·t·f_ref);
-its std scales like its mean, σ(f) = σ(f_ref)·μ(f)/μ(f_ref) = s/f + q. A CPU has c = q = 0.
+DVFS model. The variance of a prefix (suffix) of layers is the sum of its block of the
+layers' covariance (`correlation.py`): the variances' sum when layers are independent.
+Measured times t at the reference clock f_ref give cycles t·f_ref. A GPU's time is a/f + c:
+the share φ (insensitive_fraction) of its time at f_ref does not scale with the clock
+(c = φ·t), the rest does (a = (1 − φ)·t·f_ref); its std scales like its mean,
+σ(f) = σ(f_ref)·μ(f)/μ(f_ref) = s/f + q. A CPU has c = q = 0.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from statistics import NormalDist
 import numpy as np
 
 from optsplit.errors import InputError
+from optsplit.formulations.robust.correlation import layer_covariance, prefix_variances, suffix_variances
 from optsplit.formulations.robust.model import RobustDevice
 from optsplit.instance.model import Instance
 
@@ -106,9 +109,10 @@ def _device(dev: RobustDevice, noise: float, max_se: float) -> DeviceData:
             server_var.append(0.0)
     zero = np.zeros(1)
     a = np.concatenate([zero, np.cumsum(local_mean)])
-    var_loc = np.concatenate([zero, np.cumsum(local_var)])
+    lv, sv = np.array(local_var), np.array(server_var)
+    var_loc = prefix_variances(lv, layer_covariance(dev, dev.processor, dev.local_scale * dev.f_ref, lv))
     mu_e = np.concatenate([np.cumsum(server_mean[::-1])[::-1], zero])
-    var_e = np.concatenate([np.cumsum(server_var[::-1])[::-1], zero])
+    var_e = suffix_variances(sv, layer_covariance(dev, dev.server_processor, dev.server_scale, sv))
     bits = 8.0 * dev.profile.tensor_bytes()
     bits[-1] = 0.0  # all local: nothing is sent
     s = np.sqrt(var_loc)

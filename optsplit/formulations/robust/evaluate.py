@@ -28,28 +28,50 @@ class DeviceTimes:
 
 
 def device_times(dev: RobustDevice, m: int) -> DeviceTimes:
-    """Layers 1..m run locally, m+1..L on the server."""
-    cycles_mean = cycles_var = server_mean = server_var = 0.0
-    for j, layer in enumerate(dev.profile.layers, start=1):
-        if j <= m:
+    """Layers 1..m run locally, m+1..L on the server; each part's variance is the double sum
+    of its layers' covariances (the two parts, on different machines, are independent)."""
+    cycles_mean = server_mean = 0.0
+    local: list[tuple[int, float]] = []  # (layer index, variance) of measured layers
+    remote: list[tuple[int, float]] = []
+    cycles_scale = dev.local_scale * dev.f_ref
+    for j, layer in enumerate(dev.profile.layers):
+        if j < m:
             if dev.processor is not None and dev.processor in layer.time:
                 t = layer.time[dev.processor]
-                cycles_mean += t.mean * dev.local_scale * dev.f_ref
-                cycles_var += t.var * (dev.local_scale * dev.f_ref) ** 2
+                cycles_mean += t.mean * cycles_scale
+                local.append((j, t.var * cycles_scale**2))
             else:
                 cycles_mean += layer.flops / (dev.flops_per_cycle or math.nan)
         elif dev.server_processor is not None and dev.server_processor in layer.time:
             t = layer.time[dev.server_processor]
             server_mean += t.mean * dev.server_scale
-            server_var += t.var * dev.server_scale**2
+            remote.append((j, t.var * dev.server_scale**2))
         else:
             server_mean += layer.flops / (dev.server_speed or math.nan)
+    cycles_var = _sum_variance(dev, dev.processor, cycles_scale, local)
+    server_var = _sum_variance(dev, dev.server_processor, dev.server_scale, remote)
     layers = dev.profile.layers
     if m == len(layers):
         bits = 0.0
     else:
         bits = 8.0 * (dev.profile.input_bytes if m == 0 else layers[m - 1].output_bytes)
     return DeviceTimes(cycles_mean, cycles_var, server_mean, server_var, bits)
+
+
+def _sum_variance(
+    dev: RobustDevice, processor: str | None, scale: float, parts: list[tuple[int, float]]
+) -> float:
+    """Var of a sum of layer times: Σ_i Σ_j Cov(t_i, t_j) under the device's correlation rule."""
+    table = dev.profile.covariance.get(processor) if processor is not None else None
+    if dev.correlation == "comonotone":
+        return sum(math.sqrt(v) for _, v in parts) ** 2
+    if dev.correlation == "independent" or table is None:
+        return sum(v for _, v in parts)
+    total = 0.0
+    for i, _ in parts:
+        for j, _ in parts:
+            total += table[i][j] * scale**2
+    return max(total, 0.0)
 
 
 def shannon_rate(

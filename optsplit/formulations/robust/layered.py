@@ -3,7 +3,9 @@ partition is a path through two rows (device, server) and the chance constraint 
 the path's summed mean and variance (Cantelli: μ + sqrt((1−ε)/ε)·σ ≤ D).
 
 Built from the instance's profile alone (no array shared with the solvers), so that it
-checks the partition `enumerate` and the other methods choose.
+checks the partition `enumerate` and the other methods choose. Variances add along a path,
+so the check holds for independent layers only (a device with a covariance or 'comonotone'
+has variances that are not sums over layers).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class RobustDevice:
     flops_per_cycle: float | None = None
     server_speed: float | None = None
     static_power: float = 0.0
+    correlation: str = "measured"  # of layer times: measured (covariance), independent, comonotone
     processor_model: str = "cpu"
     clocks: tuple[float, ...] | None = None
     insensitive_fraction: float = 0.0

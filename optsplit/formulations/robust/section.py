@@ -79,6 +79,7 @@ def build_robust(doc: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, A
                 flops_per_cycle=raw.get("flops_per_cycle"),
                 server_speed=raw.get("server_speed"),
                 static_power=float(raw.get("static_power", 0.0)),
+                correlation=str(raw.get("correlation", "measured")),
                 processor_model=model,
                 clocks=clocks,
                 insensitive_fraction=float(raw.get("insensitive_fraction", 0.0)),
