@@ -126,7 +126,7 @@ def _make(
     deadline_factor: float,
     epsilon: float,
     bandwidth: float,
-    processor_model: str,
+    processor_model: str = "cpu",
 ) -> dict[str, Any]:
     if processor_model not in PROCESSOR_MODELS:
         raise InputError(f"expected one of {', '.join(PROCESSOR_MODELS)}", path="--processor-model")
