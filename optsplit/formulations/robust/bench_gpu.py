@@ -16,8 +16,8 @@ PROFILES = ("alexnet", "resnet18")
 MODELS = ("cpu", "gpu")
 FACTORS = (1.0, 1.3, 1.6, 2.0)
 SMALL, LARGE = 2, 10  # devices: the small size is solved by enumeration too (3 GPUs: 60k vectors, ~1 min)
-SMALL_METHODS = ("enumerate", "scip", "pccp", "all-local")
-LARGE_METHODS = ("pccp", "pccp-polish", "scip", "all-local")
+SMALL_METHODS = ("enumerate", "scip", "pccp", "lagrangian", "all-local")
+LARGE_METHODS = ("pccp", "pccp-polish", "lagrangian", "all-local")  # SCIP: 120 s limits at 10 devices
 SCIP_TIME_LIMIT = 120.0
 PROFILE_DIR = Path("instances/profiles/measured")
 COLUMNS = (
@@ -164,7 +164,7 @@ def _plot(table: dict[tuple[str, str], dict[str, dict[str, str]]], out_dir: Path
     fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(4 * max(len(groups), 1), 3.6), squeeze=False)
     for ax, group in zip(axes[0], groups):
         for model in MODELS:
-            for method in ("enumerate", "pccp"):
+            for method in ("enumerate", "lagrangian"):
                 pts = sorted(
                     (_num(r["deadline_factor"]), _num(r["objective"]))
                     for (g, _n), m in table.items()
