@@ -112,13 +112,25 @@ def _brute_force(data, grid: int) -> float:
 
 @pytest.mark.parametrize("residual", [0, 1])
 @pytest.mark.parametrize("seed", [0, 3])
-def test_milp_equals_brute_force(tmp_path, seed, residual) -> None:
+@pytest.mark.parametrize("strong", [False, True])
+def test_milp_equals_brute_force(tmp_path, seed, residual, strong) -> None:
     inst = instance(tmp_path, layers=2, seed=seed, residual=residual, bandwidth=2.0)
-    res = solve(inst, "milp", solver_options={"grid": 2, **NODES})
+    res = solve(inst, "milp", solver_options={"grid": 2, "strong": strong, **NODES})
     assert res.status.value == "optimal"
     best = _brute_force(prepare(inst), 2)
     assert res.objective == pytest.approx(best, rel=1e-7)
     assert res.bound <= res.objective * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(("seed", "bandwidth"), [(3, 20.0), (0, 1.0)])
+def test_strong_milp_equals_brute_force_on_residual_dags(tmp_path, seed, bandwidth) -> None:
+    inst = instance(tmp_path, layers=3, seed=seed, residual=1, bandwidth=bandwidth)
+    res = solve(inst, "milp", solver_options={"grid": 2, "strong": True, **NODES})
+    assert res.status.value == "optimal"
+    assert res.objective == pytest.approx(_brute_force(prepare(inst), 2), rel=1e-7)
+    assert res.metrics["rows"] > solve(inst, "milp", solver_options={"grid": 2, **NODES}).metrics["rows"]
+    with pytest.raises(OptionError, match="strong"):
+        optsplit.solve(inst, solver="milp", solver_options={"strong": "yes"})
 
 
 def test_milp_energy_under_a_bound_equals_brute_force(tmp_path) -> None:

@@ -13,7 +13,7 @@ from optsplit.formulations.robust.data import prepare
 from optsplit.formulations.robust.generate import robust_instance
 from optsplit.instance.loader import load_profile
 from optsplit.result import SolutionStatus, Termination
-from optsplit.solvers.options import Outcome, SolveOptions
+from optsplit.solvers.options import Outcome
 from optsplit.tolerances import CONIC_FEASIBILITY, OBJECTIVE_RELATIVE, PLAN_RELATIVE
 
 MEASURED = INSTANCES / "profiles" / "measured"
@@ -148,23 +148,6 @@ def test_clarabel_failure_uses_the_exact_allocation(monkeypatch) -> None:
     assert res.objective == pytest.approx(ref.objective, rel=1e-9)
     assert res.metrics["allocation_fallbacks"] >= 1 and "allocated exactly (KKT)" in res.log
     assert res.status is not optsplit.Status.OPTIMAL and optsplit.check(inst, res).ok
-
-
-def test_allocation_is_built_per_partition_without_zero_cones() -> None:
-    """No parameters: a device that sends nothing has no rate cone, one that computes nothing
-    no clock; the problem is rebuilt for each partition vector."""
-    inst = optsplit.load(INSTANCES / "robust" / "alexnet-3dev.toml")
-    data = prepare(inst)
-    best = optsplit.solve(inst, "robust", "enumerate")
-    parts = np.array([d["partition"] for d in best.plan["devices"]])
-    ap = allocation.build(data)
-    ap.set_partition(data, parts)
-    assert ap.problem is not None and not ap.problem.parameters()
-    sends = [n for n, (d, m) in enumerate(zip(data.devices, parts)) if d.bits[m] > 0]
-    computes = [n for n, (d, m) in enumerate(zip(data.devices, parts)) if d.a[m] > 0]
-    assert ap.sends.tolist() == sends and ap.computes.tolist() == computes
-    out, _f, _b, _price = allocation.solve(ap, SolveOptions())
-    assert out.objective == pytest.approx(best.objective, rel=1e-4)
 
 
 def test_mobilenet_seed_206_gap_closed(tmp_path) -> None:

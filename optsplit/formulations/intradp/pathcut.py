@@ -18,6 +18,19 @@ operator counts nothing, so the inequality holds for every plan; it removes the 
 "a fraction of the plan on each side" points (a convex mixture of the all-local and the
 all-offload plans pays no synchronisation in the recursion rows, but pays both here).
 
+A split run R between whole w_k and w_{k+1} also pays its boundary airtimes: the device
+branch starts from the downlink when w_k is on the server (D_r ≥ W_{w_k} + dev_r ≥ S_{w_k} +
+down_start + dev_r) and ends through the uplink when w_{k+1} is on the server (S ≥ U_q + t^s ≥
+D_q + up_end + t^s); the server branch symmetrically. So K(w_{k+1}) − K(w_k) − t(w_{k+1}) ≥
+max(Σ_R dev + [w_k srv]·down_start + [w_{k+1} srv]·up_end, Σ_R srv + [w_k dev]·up_start +
+[w_{k+1} dev]·down_end), and the θ-row charges θ resp. 1 − θ of each boundary airtime
+(``boundary_costs``; a trailing run has no end edge and T ≥ D, S after it). In potential form
+Φ = θD + (1 − θ)S over the run's positions: where a split consumer c exchanges rows of a
+split producer q both ways, D_c ≥ μD_q + (1 − μ)(S_q + down) + dev_c and S_c ≥ νS_q + (1 − ν)
+(D_q + up) + srv_c for any μ, ν in [0, 1]; choosing θ(1 − μ) = (1 − θ)(1 − ν) = min(θ, 1 − θ)
+keeps the form and adds min(θ, 1 − θ)·(up + down) (the halo synchronisation). The boundary term
+is a function of both ends of the edge, bounded below by pair rows (``pairrows``).
+
 The argument for a split producer needs the whole consumer to read at least one row of each
 tile: row 0 on the server (lo = 0 at m_c = 0) and the last row on the device (hi = L_q at
 m_c = L_c). Edges where that fails are left out of the paths.
@@ -96,3 +109,24 @@ def path_cuts(data: IntraDPData, t: GridTables) -> list[PathCut]:
         if cut.edges.size and not any(np.array_equal(cut.positions, c.positions) for c in out):
             out.append(cut)
     return out
+
+
+def boundary_costs(data: IntraDPData, t: GridTables, edges: np.ndarray, theta: float) -> np.ndarray:
+    """(len(edges), G + 1, G + 1): the θ-weighted airtime a path edge adds where a split run
+    starts (whole producer, split consumer), ends (split producer, whole consumer) or
+    synchronises inside (both split, rows crossing both ways: min(θ, 1 − θ)·(up + down)), per
+    (producer index, consumer index); zero elsewhere (the whole–whole crossings are the v's)."""
+    src, dst = data.edge_src[edges], data.edge_dst[edges]
+    on_dev, on_srv = whole_masks(data, t)
+    m = t.m[src][:, :, None]
+    lo, hi = t.lo[edges][:, None, :], t.hi[edges][:, None, :]
+    up = np.maximum(0, m - lo) * (data.row_bytes[src] / data.up_rate)[:, None, None]
+    down = np.maximum(0, hi - m) * (data.row_bytes[src] / data.down_rate)[:, None, None]
+    dq, sq = on_dev[src][:, :, None], on_srv[src][:, :, None]
+    dc, sc = on_dev[dst][:, None, :], on_srv[dst][:, None, :]
+    split_q, split_c = ~(dq | sq), ~(dc | sc)
+    start = split_c * (dq * (1 - theta) * up + sq * theta * down)
+    end = split_q * (sc * theta * up + dc * (1 - theta) * down)
+    kappa = min(theta, 1 - theta)
+    sync = split_q & split_c & (up > 0) & (down > 0)
+    return start + end + sync * kappa * (up + down)

@@ -74,17 +74,21 @@ def _infeasible(
 
 
 def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
-    """Exact reference: every partition vector, each with its optimal allocation (KKT)."""
-    sizes = [d.num_points for d in data.devices]
+    """Exact reference: every partition vector, each with its optimal allocation (KKT); with
+    clock tables, every vector of (partition point, table entry) pairs that may be optimal."""
+    t0 = time.perf_counter()
+    choices = kkt.clock_choices(data)
+    sizes = [len(c) for c in choices]
     count = int(np.prod(sizes, dtype=float))
     if count > MAX_COMBINATIONS:
         raise OptsplitError(
             f"enumerate would try {count:.3g} partition vectors "
             f"(limit {MAX_COMBINATIONS}); use 'pccp' or 'scip'"
         )
-    t0 = time.perf_counter()
-    parts = np.array(list(itertools.product(*[range(s) for s in sizes])), dtype=int)
-    alloc = kkt.allocate(data, parts)
+    pairs = np.array(list(itertools.product(*choices)), dtype=int).reshape(count, len(sizes), 2)
+    parts, levels = pairs[:, :, 0], pairs[:, :, 1]
+    tables = any(d.clocks is not None for d in data.devices)
+    alloc = kkt.allocate(data, parts, levels=levels if tables else None)
     runtime = time.perf_counter() - t0
     if not alloc.feasible.any():
         return _infeasible(data, runtime, "numpy (KKT + golden section)")
@@ -128,8 +132,13 @@ def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
     plan, objective = None, None
     metrics: dict[str, Any] = {"build_time": build_time, "scip_objective": out.objective}
     if out.has_solution:
-        parts, f, b = minlp.read_plan(model, data)
-        exact = kkt.allocate(data, np.array(parts)[None, :])
+        parts, f, b, levels = minlp.read_plan(model, data)
+        tables = any(d.clocks is not None for d in data.devices)
+        chosen = np.array(parts)[None, :]
+        if tables:  # SCIP's table entries, fixed
+            exact = kkt.allocate(data, chosen, levels=np.array(levels)[None, :])
+        else:
+            exact = kkt.allocate(data, chosen)
         if exact.feasible[0]:
             objective = float(exact.energy[0])
             plan = make_plan(data, parts, exact.f[0], exact.b[0])
@@ -197,10 +206,15 @@ def _pccp_pipeline(
         exact = kkt.allocate(data, parts[None, :])
         energy, plan = float(exact.energy[0]), make_plan(data, parts, exact.f[0], exact.b[0])
         run.fallbacks += 1
+    termination = run.termination
+    if termination is Termination.LOCALLY_SOLVED and any(d.clocks is not None for d in data.devices):
+        # clock tables: the allocation step is a relaxation settled onto table entries, not a
+        # convex program solved to optimality, so no local optimality is claimed
+        termination = Termination.HEURISTIC
     return Result(
         KEY,
         "",
-        run.termination,
+        termination,
         SolutionStatus.FEASIBLE,
         energy,
         None,
@@ -307,7 +321,7 @@ class RobustFormulation:
     """Robust partitioning and resource allocation under uncertain inference time."""
 
     key = KEY
-    title = "Robust DNN partitioning, CPU clock and bandwidth under uncertain inference time"
+    title = "Robust DNN partitioning, CPU or GPU clock and bandwidth under uncertain inference time"
     reference = "Y. Nan, J. Han, S. Zhou, Z. Niu, arXiv 2503.21476 (IEEE TMC 25(3):3680-3696, 2026)"
     objective_name = "total device energy [J]"
     sense = "minimize"
@@ -391,9 +405,10 @@ class RobustFormulation:
     def suites(self) -> Mapping[str, Suite]:
         from optsplit.formulations.robust.bench import SUITE
         from optsplit.formulations.robust.bench_correlation import SUITE as CORRELATION
+        from optsplit.formulations.robust.bench_gpu import SUITE as GPU_SUITE
         from optsplit.formulations.robust.bench_scale import SUITE as SCALE
 
-        return {suite.name: suite for suite in (SUITE, CORRELATION, SCALE)}
+        return {suite.name: suite for suite in (SUITE, CORRELATION, SCALE, GPU_SUITE)}
 
     def sections(self) -> Mapping[str, Section]:
         from optsplit.formulations.robust.section import sections

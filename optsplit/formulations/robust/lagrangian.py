@@ -56,6 +56,7 @@ class DeviceChoice:
 
     price: float
     parts: np.ndarray
+    levels: np.ndarray  # table entry per device (−1: clock range)
     b: np.ndarray
     upper: float  # Σ_n min_m upper − λB
     lower: float  # Σ_n min_m lower − λB: a proven lower bound on the optimum
@@ -72,7 +73,7 @@ class LagrangianRun:
     bound: float
     price: float
     parts: np.ndarray | None
-    allocation: Allocation | None
+    allocation: Allocation | None  # exact for the partitions (and table entries) chosen
     price_steps: int
     candidates: int
     proven_infeasible: bool = False
@@ -155,76 +156,145 @@ def certified_golden(
     return b, upper, np.where(np.isfinite(upper), lower, np.inf)
 
 
-class PointTable:
-    """Every (partition point, device) pair of an instance, priced at any λ."""
+@dataclass
+class _Piece:
+    """Points whose cost is convex in b: one batch (clocks free in a range, or every table
+    device held at one entry), its least bandwidths, and the devices it speaks for."""
 
-    def __init__(self, data: RobustData):
-        sizes = np.array([d.num_points for d in data.devices])
-        width = int(sizes.max())
-        self.parts = np.minimum(np.arange(width)[:, None], sizes[None, :] - 1)  # (P, N)
-        self.batch = _Batch(data, self.parts)
-        need = self.batch.min_bandwidth()
-        self.feasible = np.isfinite(need)
-        self.lo = np.where(self.feasible, np.minimum(need, data.bandwidth), 0.0)
+    batch: _Batch
+    level: int  # the table entry held (−1: clock ranges)
+    feasible: np.ndarray
+    lo: np.ndarray
+    floor: np.ndarray
+
+    @classmethod
+    def of(cls, batch: _Batch, level: int, devices: np.ndarray, bandwidth: float) -> _Piece:
+        need = batch.min_bandwidth()
+        feasible = np.isfinite(need) & devices
+        lo = np.where(feasible, np.minimum(need, bandwidth), 0.0)
         # the bisection behind `need` leaves it at most B·2^-steps above the true least bandwidth
-        self.floor = np.maximum(self.lo - data.bandwidth * 2.0**-BISECTION_STEPS, 0.0)
-        self.hi = np.full_like(self.lo, data.bandwidth)
-        self.sends = self.batch.sends
-        self.B = data.bandwidth
+        floor = np.maximum(lo - bandwidth * 2.0**-BISECTION_STEPS, 0.0)
+        return cls(batch, level, feasible, lo, floor)
 
-    def price(self, price: float, steps: int = GOLDEN_STEPS) -> Priced:
+    def price(self, price: float, steps: int) -> Priced:
         """Minimise E + price·b over (f, b) for every point; certified lower bounds alongside."""
         lam = np.full((1, 1), price)
 
         def cost(b: np.ndarray) -> np.ndarray:
             return self.batch.cost(b, lam)
 
+        hi = np.full_like(self.lo, self.batch.B)
+        sends = self.batch.sends
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            b, upper, lower = certified_golden(cost, self.lo, self.hi, self.floor, steps)
+            b, upper, lower = certified_golden(cost, self.lo, hi, self.floor, steps)
             fixed = cost(np.zeros_like(self.lo))  # points that send nothing: the cost is exact
-            lower = np.where(self.sends, lower, fixed - ROUNDING * np.abs(fixed))
-        b = np.where(self.sends, b, 0.0)
-        upper = np.where(self.sends, upper, fixed)
-        infeasible = ~self.feasible
-        return Priced(b, np.where(infeasible, np.inf, upper), np.where(infeasible, np.inf, lower))
+            lower = np.where(sends, lower, fixed - ROUNDING * np.abs(fixed))
+        b = np.where(sends, b, 0.0)
+        upper = np.where(sends, upper, fixed)
+        out = ~self.feasible
+        return Priced(b, np.where(out, np.inf, upper), np.where(out, np.inf, lower))
+
+
+class PointTable:
+    """Every (partition point, device) pair of an instance, priced at any λ.
+
+    A device with a DVFS table has a cost that is a minimum over entries, not convex in b; it
+    is priced entry by entry (each convex), and the entries' minimum taken, so the bound stays
+    certified.
+    """
+
+    def __init__(self, data: RobustData):
+        sizes = np.array([d.num_points for d in data.devices])
+        width = int(sizes.max())
+        self.parts = np.minimum(np.arange(width)[:, None], sizes[None, :] - 1)  # (P, N)
+        batch = _Batch(data, self.parts)
+        self.B = data.bandwidth
+        table = np.broadcast_to(batch.discrete, self.parts.shape)
+        self.tables = bool(table.any())
+        self.pieces = [_Piece.of(batch, -1, ~table, self.B)]
+        if batch.levels is not None:
+            self.pieces += [
+                _Piece.of(batch.at_level(j), j, table, self.B) for j in range(batch.levels.shape[0])
+            ]
+        self.feasible = np.logical_or.reduce([piece.feasible for piece in self.pieces])
+        self.lo = np.min([np.where(piece.feasible, piece.lo, np.inf) for piece in self.pieces], axis=0)
+
+    def price(self, price: float, steps: int = GOLDEN_STEPS) -> tuple[Priced, np.ndarray]:
+        """Every point at this price (the cheapest entry for table devices), and that entry."""
+        best: Priced | None = None
+        level = np.full(self.parts.shape, -1)
+        for piece in self.pieces:
+            priced = piece.price(price, steps)
+            if best is None:
+                best = priced
+                continue
+            better = priced.upper < best.upper
+            best = Priced(
+                np.where(better, priced.b, best.b),
+                np.where(better, priced.upper, best.upper),
+                np.minimum(priced.lower, best.lower),
+            )
+            level = np.where(better, piece.level, level)
+        assert best is not None
+        return best, level
 
     def choose(self, price: float, steps: int = GOLDEN_STEPS) -> DeviceChoice:
         """Each device's cheapest point at this price, and g(λ) from above and below."""
-        priced = self.price(price, steps)
+        priced, level = self.price(price, steps)
         best = np.argmin(priced.upper, axis=0)
         cols = np.arange(best.size)
-        parts = self.parts[best, cols]
         return DeviceChoice(
             price,
-            parts,
+            self.parts[best, cols],
+            level[best, cols],
             priced.b[best, cols],
             float(priced.upper[best, cols].sum() - price * self.B),
             float(priced.lower.min(axis=0).sum() - price * self.B),
         )
 
 
+def _search(data: RobustData, table: PointTable, price_steps: int) -> tuple[list[DeviceChoice], int]:
+    """The device choices at price 0, or at both ends of the bisection's final bracket
+    (Σ b > B at the lower end, ≤ B at the upper), and the number of bisection steps taken."""
+    free = table.choose(0.0)
+    if free.bandwidth <= data.bandwidth:
+        return [free], 0
+    log_lo, log_hi = LOG_PRICE_RANGE
+    for _ in range(price_steps):  # keep Σ b(10^log_lo) > B ≥ Σ b(10^log_hi)
+        mid = 0.5 * (log_lo + log_hi)
+        over = table.choose(10.0**mid, SCREEN_GOLDEN_STEPS).bandwidth > data.bandwidth
+        log_lo, log_hi = (mid, log_hi) if over else (log_lo, mid)
+    return [table.choose(10.0**log_lo), table.choose(10.0**log_hi)], price_steps
+
+
+def _proven_infeasible(data: RobustData, table: PointTable) -> bool:
+    """Some device meets its deadline at no point, or the least bandwidths alone exceed B."""
+    least = table.lo.min(axis=0)
+    return bool(not np.isfinite(least).all() or least.sum() > data.bandwidth)
+
+
+def dual_bound(data: RobustData, price_steps: int = PRICE_STEPS) -> float:
+    """The best proven lower bound g(λ) of the bisection (inf when infeasibility is proved)."""
+    table = PointTable(data)
+    if _proven_infeasible(data, table):
+        return np.inf
+    choices, _ = _search(data, table, price_steps)
+    return max(c.lower for c in choices)
+
+
 def solve(data: RobustData, price_steps: int = PRICE_STEPS) -> LagrangianRun:
     """Maximise g(λ) by bisection on log λ; allocate the bracketing partitions exactly."""
     table = PointTable(data)
-    least = np.where(table.feasible, table.lo, np.inf).min(axis=0)
-    if not np.isfinite(least).all() or least.sum() > data.bandwidth:
-        # a device meets its deadline nowhere, or the least bandwidths alone exceed B
+    if _proven_infeasible(data, table):
         return LagrangianRun(np.inf, np.nan, None, None, 0, 0, proven_infeasible=True)
-    free = table.choose(0.0)
-    choices = [free]
-    steps = 0
-    if free.bandwidth > data.bandwidth:
-        log_lo, log_hi = LOG_PRICE_RANGE
-        while steps < price_steps:  # keep Σ b(10^log_lo) > B ≥ Σ b(10^log_hi)
-            steps += 1
-            mid = 0.5 * (log_lo + log_hi)
-            over = table.choose(10.0**mid, SCREEN_GOLDEN_STEPS).bandwidth > data.bandwidth
-            log_lo, log_hi = (mid, log_hi) if over else (log_lo, mid)
-        choices = [table.choose(10.0**log_lo), table.choose(10.0**log_hi)]
+    choices, steps = _search(data, table, price_steps)
     bound = max(c.lower for c in choices)
-    candidates = np.unique(np.stack([c.parts for c in choices]), axis=0)
+    pairs = np.unique(np.stack([np.stack([c.parts, c.levels]) for c in choices]), axis=0)
+    candidates, levels = pairs[:, 0], pairs[:, 1]
     hint = max(c.price for c in choices)
-    alloc = allocate(data, candidates, price_hint=hint if hint > 0 else None)
+    alloc = allocate(
+        data, candidates, price_hint=hint if hint > 0 else None, levels=levels if table.tables else None
+    )
     if not alloc.feasible.any():
         return LagrangianRun(bound, hint, None, None, steps, len(candidates))
     best = int(np.argmin(alloc.energy))

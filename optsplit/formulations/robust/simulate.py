@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import gammainccinv, ndtr
 
 from optsplit.formulations.robust.correlation import part_layers
-from optsplit.formulations.robust.evaluate import device_times, shannon_rate
+from optsplit.formulations.robust.evaluate import device_times, local_stats, shannon_rate
 from optsplit.formulations.robust.model import RobustSystem
 from optsplit.instance.model import Instance
 
@@ -237,11 +237,17 @@ def _device_laws(system: RobustSystem, plan: Mapping[str, Any], laws: tuple[str,
         dev = system.devices[i]
         m, f, b = int(entry["partition"]), float(entry["frequency"]), float(entry["bandwidth"])
         t = device_times(dev, m)
-        rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density)
+        rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density, system.max_spectral_efficiency)
+        local_mean, local_std, _ = local_stats(dev, t, f)  # drawn as "cycles" (time × f) at f
         tx = 0.0 if t.bits == 0 else (t.bits / rate if rate > 0 else math.inf)
         parts: tuple[LayerDraws | None, LayerDraws | None] = (None, None)
         if any(law in PER_LAYER for law in laws):
-            parts = (layer_draws(*part_layers(dev, m, True)), layer_draws(*part_layers(dev, m, False)))
+            mean, var, cov = part_layers(dev, m, True)
+            if dev.power is not None:  # gpu: the "cycles" that give its time a/f + c at f
+                phi = dev.insensitive_fraction
+                g = ((1.0 - phi) * dev.f_ref / f + phi) * f / dev.f_ref
+                mean, var, cov = mean * g, var * g**2, None if cov is None else cov * g**2
+            parts = (layer_draws(mean, var, cov), layer_draws(*part_layers(dev, m, False)))
         for law in laws:
             if law not in DISTRIBUTIONS:
                 raise ValueError(f"unknown distribution '{law}'")
@@ -251,8 +257,8 @@ def _device_laws(system: RobustSystem, plan: Mapping[str, Any], laws: tuple[str,
                     dev.name,
                     law,
                     (i, DISTRIBUTIONS.index(law)),
-                    t.cycles_mean,
-                    t.cycles_var,
+                    local_mean * f,
+                    (local_std * f) ** 2,
                     f,
                     tx,
                     t.server_mean,
