@@ -13,10 +13,6 @@ HIGHS_LP_TOLERANCE = 1e-10
 # than this (rows, bounds, integrality) is not the point HiGHS claims it is.
 HIGHS_MIP_FEASIBILITY = 1e-6
 
-# Clarabel's default tol_feas / tol_gap_rel are 1e-8; a point it returns is re-checked
-# against every constraint to this absolute tolerance before it is called feasible.
-CONIC_FEASIBILITY = 1e-6
-
 # Clarabel's default relative duality-gap tolerance (tol_gap_rel): its dual objective is a
 # bound only to this relative accuracy, so one beyond the primal objective by more is none.
 CONIC_GAP = 1e-8
@@ -27,6 +23,12 @@ SCIP_FEASIBILITY = 1e-6
 # A constraint of a plan (a deadline, a bandwidth budget) may be overrun by this fraction
 # of its right-hand side; the evaluator and every method's settling step use the same figure.
 PLAN_RELATIVE = 1e-6
+
+# Clarabel's default tol_feas / tol_gap_rel are 1e-8; a point it returns is re-checked
+# against every constraint to this absolute tolerance before it is called feasible. The
+# conic models state their rows in units of their right-hand sides (robust: times in
+# deadlines, bandwidth in B), so this absolute figure is the evaluator's relative one.
+CONIC_FEASIBILITY = PLAN_RELATIVE
 
 # A claimed objective agrees with the evaluator's when within this relative difference.
 OBJECTIVE_RELATIVE = 1e-6

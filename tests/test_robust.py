@@ -89,13 +89,13 @@ def test_convex_allocation_matches_kkt() -> None:
     inst = optsplit.from_dict(random_robust_doc(3))
     data = prepare(inst)
     problem = allocation.build(data)
-    assert problem.problem.is_dcp(dpp=True)
     rng = np.random.default_rng(0)
     solved = 0
     for _ in range(8):
         parts = np.array([rng.integers(d.num_points) for d in data.devices])
         exact = kkt.allocate(data, parts[None, :])
-        problem.set_partition(data, parts)  # parameters only: the problem is not rebuilt
+        problem.set_partition(data, parts)  # a fresh vectorised problem per partition vector
+        assert problem.problem is not None and problem.problem.is_dcp()
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # CVXPY's warnings go to logging, never to the caller
             out, f, b, _price = allocation.solve(problem, SolveOptions())
@@ -108,7 +108,7 @@ def test_convex_allocation_matches_kkt() -> None:
         settled = kkt.settle(data, parts, b)  # exact clocks for Clarabel's bandwidths
         assert settled.feasible[0]
         assert settled.energy[0] == pytest.approx(exact.energy[0], rel=2e-5)  # measured 3.4e-6
-        assert settled.energy[0] >= exact.energy[0] * (1 - 1e-12)
+        assert settled.energy[0] >= exact.energy[0] * (1 - 1e-9)  # KKT is exact to its bisections
     assert solved == 2  # the other six draws admit no allocation
 
 

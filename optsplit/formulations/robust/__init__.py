@@ -199,6 +199,13 @@ def _pccp_pipeline(
         res.iterations = run.iterations
         return res
     energy, parts, f, b = run.best
+    plan = make_plan(data, parts, f, b)
+    # never hand out a plan that check refuses (the relaxed baselines' plans break Cantelli's
+    # bound by design, so only the robust margin is checked)
+    if data.margin_rule == "cantelli" and not evaluate_robust(data.instance, plan).feasible:
+        exact = kkt.allocate(data, parts[None, :])
+        energy, plan = float(exact.energy[0]), make_plan(data, parts, exact.f[0], exact.b[0])
+        run.fallbacks += 1
     termination = run.termination
     if termination is Termination.LOCALLY_SOLVED and any(d.clocks is not None for d in data.devices):
         # clock tables: the allocation step is a relaxation settled onto table entries, not a
@@ -212,10 +219,11 @@ def _pccp_pipeline(
         energy,
         None,
         runtime,
-        make_plan(data, parts, f, b),
+        plan,
         {
             "outer_iterations": sum("outer_iteration" in it for it in run.iterations),
             "pccp_iterations_total": run.pccp_iterations,
+            "allocation_fallbacks": run.fallbacks,  # Clarabel failed or inaccurate: KKT used
         },
         BACKEND,
         log="\n".join(run.lines),

@@ -22,6 +22,7 @@ from optsplit.formulations.robust import allocation, kkt, pccp
 from optsplit.formulations.robust.data import RobustData
 from optsplit.result import Termination
 from optsplit.solvers.options import SolveOptions
+from optsplit.tolerances import OBJECTIVE_RELATIVE
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class Run:
     lines: list[str] = field(default_factory=list)
     iterations: list[dict[str, Any]] = field(default_factory=list)
     pccp_iterations: int = 0
+    fallbacks: int = 0  # allocations the convex solver failed, allocated exactly (KKT) instead
+    starts: list[np.ndarray] = field(default_factory=list)  # the last step's proposals
 
 
 @dataclass
@@ -53,24 +56,35 @@ class Allocated:
     b: np.ndarray
     price: float | None
     note: str | None = None
+    solver_failed: bool = False  # the convex solver gave no usable point
 
 
 def allocate(
     ra: allocation.AllocationProblem, data: RobustData, parts: np.ndarray, options: SolveOptions
 ) -> Allocated | None:
-    """The convex solver's allocation for ``parts``, settled exactly; the exact (KKT) one where
-    the solver gives no point or one that cannot be settled; None if ``parts`` is infeasible."""
+    """The allocation of ``parts``: the convex solver's, settled exactly, or the exact (KKT)
+    one when that is cheaper or the solver gives no point that can be settled (a failure, a
+    limit, a point off its constraints); None only when the exact allocation finds ``parts``
+    infeasible and the solver's point cannot be settled either."""
     ra.set_partition(data, parts)
     out, _f, b, price = allocation.solve(ra, options)
-    if b is not None:
-        settled = kkt.settle(data, parts, b)
-        if settled.feasible[0]:
-            return Allocated(float(settled.energy[0]), settled.f[0], settled.b[0], price)
     exact = kkt.allocate(data, parts[None, :])
+    settled = kkt.settle(data, parts, b) if b is not None else None
+    if settled is not None and settled.feasible[0]:
+        if not (exact.feasible[0] and exact.energy[0] < settled.energy[0]):
+            return Allocated(float(settled.energy[0]), settled.f[0], settled.b[0], price)
+        if exact.energy[0] >= settled.energy[0] * (1 - OBJECTIVE_RELATIVE):  # within its tolerance
+            return Allocated(float(exact.energy[0]), exact.f[0], exact.b[0], price)
     if not exact.feasible[0]:
         return None
-    note = f"CVXPY/Clarabel gave {out.termination.value}: allocated exactly (KKT)"
-    return Allocated(float(exact.energy[0]), exact.f[0], exact.b[0], float(exact.price[0]), note)
+    if b is None:
+        what = f"gave {out.termination.value}"
+    elif settled is not None and not settled.feasible[0]:
+        what = f"gave a point ({out.termination.value}) that cannot be settled"
+    else:
+        what = f"was inaccurate ({out.termination.value}, {settled.energy[0] if settled else 0:.9g} J)"
+    note = f"CVXPY/Clarabel {what}: allocated exactly (KKT)"
+    return Allocated(float(exact.energy[0]), exact.f[0], exact.b[0], float(exact.price[0]), note, True)
 
 
 def _cheapest(
@@ -94,6 +108,7 @@ class Step:
     parts: np.ndarray | None
     iterations: int
     failures: list[pccp.PccpRun]
+    candidates: list[np.ndarray] = field(default_factory=list)
 
 
 def partition_step(
@@ -125,10 +140,10 @@ def partition_step(
         if not np.array_equal(cand, current) and not any(np.array_equal(cand, c) for c in candidates):
             candidates.append(cand)
     if not candidates:
-        return Step(None, inner, failures)
+        return Step(None, inner, failures, candidates)
     best = _cheapest(data, candidates, price)
     if best is not None and best[1] < current_energy * (1 - IMPROVEMENT):
-        return Step(best[0], inner, failures)
+        return Step(best[0], inner, failures, candidates)
     singles: list[np.ndarray] = []
     for cand in candidates:
         for n in np.flatnonzero(cand != current):
@@ -138,7 +153,7 @@ def partition_step(
                 singles.append(single)
     alone = _cheapest(data, singles, price) if singles else None
     found = [x for x in (best, alone) if x is not None]
-    return Step(min(found, key=lambda x: x[1])[0] if found else None, inner, failures)
+    return Step(min(found, key=lambda x: x[1])[0] if found else None, inner, failures, candidates)
 
 
 def _stop_reason(failures: list[pccp.PccpRun]) -> Termination:
@@ -185,6 +200,7 @@ def alternate(
             continue
         if found.note:
             _say(run, f"outer {outer}: {found.note}")
+        run.fallbacks += found.solver_failed
         improved = run.best is None or found.energy < run.best[0] * (1 - IMPROVEMENT)
         if improved:
             run.best = (found.energy, parts.copy(), found.f, found.b)
@@ -203,7 +219,7 @@ def alternate(
             run.termination = _stop_reason(failures)
             break
         step = partition_step(lp, data, found.b, found.price, settings, options, parts, found.energy)
-        inner, failures = step.iterations, step.failures
+        inner, failures, run.starts = step.iterations, step.failures, step.candidates
         for bad in failures:
             _say(run, f"outer {outer}: {bad.failure}")
         if step.parts is None:
@@ -215,6 +231,7 @@ def alternate(
     run.pccp_iterations = len(lp.iterations)
     if run.best is not None:
         run.best = _exact(data, run.best, run)
+        run.best = _single_moves(data, run.best, run)
     return run
 
 
@@ -228,6 +245,40 @@ def _exact(data: RobustData, best: Incumbent, run: Run) -> Incumbent:
         _say(run, f"exact allocation of partition {parts.tolist()}: energy {exact.energy[0]:.9g} J")
         return float(exact.energy[0]), parts, exact.f[0], exact.b[0]
     return best
+
+
+def _moves(sizes: list[int], current: np.ndarray) -> np.ndarray:
+    """Every partition vector differing from ``current`` in one device's split point."""
+    candidates = np.repeat(current[None, :], sum(sizes), axis=0)
+    row = 0
+    for n, size in enumerate(sizes):
+        candidates[row : row + size, n] = np.arange(size)
+        row += size
+    return candidates
+
+
+def _single_moves(data: RobustData, best: Incumbent, run: Run) -> Incumbent:
+    """The incumbent, or the cheapest exact single-device move from it or from the last
+    partition step's other proposals, when cheaper: one round, at most MAX_POLISH_CANDIDATES
+    vectors screened (the incumbent's moves first). The alternation's steps move devices
+    together, and two devices trading bandwidth (one offloading more, one less) is a move
+    neither makes alone: this closes such gaps on small instances (a 39 % one measured)."""
+    sizes = [d.num_points for d in data.devices]
+    if sum(sizes) > MAX_POLISH_CANDIDATES:
+        _say(run, f"single moves skipped: {sum(sizes)} candidates > {MAX_POLISH_CANDIDATES}")
+        return best
+    starts = [best[1]] + [c for c in run.starts if not np.array_equal(c, best[1])]
+    blocks = [_moves(sizes, s) for s in starts[: MAX_POLISH_CANDIDATES // sum(sizes)]]
+    candidates = np.unique(np.concatenate(blocks), axis=0)
+    screened = kkt.allocate(data, candidates, coarse=True)
+    if not screened.feasible.any():
+        return best
+    parts = candidates[int(np.argmin(screened.energy))]
+    exact = kkt.allocate(data, parts[None, :])
+    if not (exact.feasible[0] and exact.energy[0] < best[0] * (1 - IMPROVEMENT)):
+        return best
+    _say(run, f"single move: partition {parts.tolist()}, energy {exact.energy[0]:.9g} J")
+    return float(exact.energy[0]), parts, exact.f[0], exact.b[0]
 
 
 def polish(data: RobustData, best: Incumbent, run: Run, t0: float) -> Incumbent:
