@@ -211,13 +211,19 @@ def _pccp_pipeline(
         # clock tables: the allocation step is a relaxation settled onto table entries, not a
         # convex program solved to optimality, so no local optimality is claimed
         termination = Termination.HEURISTIC
+    bound = None
+    if data.margin_rule == "cantelli":  # the relaxed baselines solve another problem: no bound
+        from optsplit.formulations.robust.lagrangian import dual_bound
+
+        bound = min(dual_bound(data), energy)  # the Lagrangian dual: a proven lower bound
+        runtime = time.perf_counter() - t0
     return Result(
         KEY,
         "",
         termination,
         SolutionStatus.FEASIBLE,
         energy,
-        None,
+        bound,
         runtime,
         plan,
         {

@@ -129,10 +129,9 @@ def build(data: RobustData) -> AllocationProblem:
     gpu = any(x.power is not None for x in d)
     fixed_local = cp.Parameter(n, nonneg=True) if gpu else None
     fixed_spread = cp.Parameter(n, nonneg=True) if gpu else None
-    local_std = [
-        spread_local[i] * inv_phi[i] + (0 if fixed_spread is None else fixed_spread[i]) for i in range(n)
-    ]
-    spread = cp.hstack([cp.norm(cp.hstack([local_std[i], spread_server[i]])) for i in range(n)])
+    local_std = cp.multiply(spread_local, inv_phi) + (0 if fixed_spread is None else fixed_spread)
+    # one vectorised norm per column: a list of N scalar norms made CVXPY's compile grow ~N³
+    spread = cp.norm(cp.vstack([local_std, spread_server]), 2, axis=0)
     local_time = cp.multiply(local, inv_phi) + (0 if fixed_local is None else fixed_local)
     cap = const("max_se")
     constraints = [
