@@ -223,15 +223,17 @@ def alternate(
 
 
 def _exact(data: RobustData, best: Incumbent, visited: list[np.ndarray], run: Run) -> Incumbent:
-    """The cheapest of the incumbent and the exact (KKT) allocations of every partition vector
-    visited: a settled interior point is only within its tolerance of the optimum, and a
-    vector whose solver allocation failed or was inaccurate may be the best one."""
+    """The exact (KKT) allocation of the cheapest partition vector visited, whatever the
+    convex solver made of it: a settled interior point is only within the solver's tolerance
+    of feasibility and of the optimum, and a vector whose solver allocation failed or was
+    inaccurate may be the best one. The settled incumbent stays only if no visited vector
+    has an exact allocation."""
     exact = kkt.allocate(data, np.array(visited))
     j = int(np.argmin(exact.energy))
-    if exact.feasible[j] and exact.energy[j] < best[0]:
-        _say(run, f"exact allocation of partition {visited[j].tolist()}: energy {exact.energy[j]:.9g} J")
-        return float(exact.energy[j]), visited[j].copy(), exact.f[j], exact.b[j]
-    return best
+    if not exact.feasible[j]:
+        return best
+    _say(run, f"exact allocation of partition {visited[j].tolist()}: energy {exact.energy[j]:.9g} J")
+    return float(exact.energy[j]), visited[j].copy(), exact.f[j], exact.b[j]
 
 
 def _neighbours(current: np.ndarray, sizes: list[int], pairs: bool) -> np.ndarray:
