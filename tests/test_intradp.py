@@ -18,7 +18,7 @@ from optsplit.formulations.intradp import make_plan, planners
 from optsplit.formulations.intradp.data import prepare
 from optsplit.formulations.intradp.generate import make, random_graph
 from optsplit.formulations.intradp.recursion import figures
-from optsplit.formulations.intradp.slicing import edge_needs, grid_exchanges, grid_tables
+from optsplit.formulations.intradp.slicing import all_edge_needs, edge_needs, grid_exchanges, grid_tables
 from optsplit.instance.model import TimeStat
 from optsplit.profiles.halo import IDENTITY, Window
 from optsplit.profiles.operators import DEVICE, INPUT, SERVER, GraphBuilder, graph_to_dict, write_graph
@@ -112,13 +112,25 @@ def _brute_force(data, grid: int) -> float:
 
 @pytest.mark.parametrize("residual", [0, 1])
 @pytest.mark.parametrize("seed", [0, 3])
-def test_milp_equals_brute_force(tmp_path, seed, residual) -> None:
+@pytest.mark.parametrize("strong", [False, True])
+def test_milp_equals_brute_force(tmp_path, seed, residual, strong) -> None:
     inst = instance(tmp_path, layers=2, seed=seed, residual=residual, bandwidth=2.0)
-    res = solve(inst, "milp", solver_options={"grid": 2, **NODES})
+    res = solve(inst, "milp", solver_options={"grid": 2, "strong": strong, **NODES})
     assert res.status.value == "optimal"
     best = _brute_force(prepare(inst), 2)
     assert res.objective == pytest.approx(best, rel=1e-7)
     assert res.bound <= res.objective * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(("seed", "bandwidth"), [(3, 20.0), (0, 1.0)])
+def test_strong_milp_equals_brute_force_on_residual_dags(tmp_path, seed, bandwidth) -> None:
+    inst = instance(tmp_path, layers=3, seed=seed, residual=1, bandwidth=bandwidth)
+    res = solve(inst, "milp", solver_options={"grid": 2, "strong": True, **NODES})
+    assert res.status.value == "optimal"
+    assert res.objective == pytest.approx(_brute_force(prepare(inst), 2), rel=1e-7)
+    assert res.metrics["rows"] > solve(inst, "milp", solver_options={"grid": 2, **NODES}).metrics["rows"]
+    with pytest.raises(OptionError, match="strong"):
+        optsplit.solve(inst, solver="milp", solver_options={"strong": "yes"})
 
 
 def test_milp_energy_under_a_bound_equals_brute_force(tmp_path) -> None:
@@ -229,6 +241,18 @@ def test_shipped_instances_load_and_plan(tmp_path) -> None:
     values = {m: solve(inst, m).objective for m in ("intradp", "layerwise", "all-local", "all-offload")}
     assert values["intradp"] <= values["layerwise"] * (1 + 1e-9)
     assert values["all-local"] == pytest.approx(0.088, rel=1e-6)  # the profile's whole-model time
+
+
+def test_batched_halo_rows_equal_edge_by_edge() -> None:
+    """All edges of one window in one call give the rows of edge-by-edge calls (ResNet-152:
+    3×3, strided, pooling, identity and barrier consumers, random device rows)."""
+    data = prepare(optsplit.load(REPO / "instances/intradp/resnet152-10MBps.toml"))
+    rng = np.random.default_rng(0)
+    m = np.floor(rng.random((4, data.n_positions)) * (data.rows + 1)).astype(np.int64)
+    lo, hi = all_edge_needs(data, m[:, data.edge_dst])
+    for e, (p, c) in enumerate(zip(data.edge_src.tolist(), data.edge_dst.tolist())):
+        want = edge_needs(data.windows[c], m[:, c], int(data.rows[c]), int(data.rows[p]))
+        assert np.array_equal(lo[:, e], want[0]) and np.array_equal(hi[:, e], want[1]), e
 
 
 def test_bandwidth_table_is_looked_up(tmp_path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 from conftest import INSTANCES
 
@@ -27,6 +28,24 @@ def test_measure_matches_the_analytic_profile(name: str) -> None:
         stat = got.time["test-cpu"]
         assert stat.mean > 0 and stat.var >= 0 and stat.samples == 3
     assert measured.machine["test-cpu"]["torch"] == torch.__version__
+    cov = np.array(measured.covariance["test-cpu"])  # the loader's checks passed on it
+    assert cov.shape == (measured.depth, measured.depth) and (cov == cov.T).all()
+    assert np.diag(cov).tolist() == [layer.time["test-cpu"].var for layer in measured.layers]
+
+
+def test_covariance_is_the_sample_covariance_of_the_runs() -> None:
+    from optsplit.profiles.torch_profiler import sample_covariance, variance_ratio
+
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(400, 1))  # one load swing slows every block of a run
+    times = 1e-3 + 1e-4 * (shared + rng.normal(size=(400, 5)))
+    cov = sample_covariance(times)
+    np.testing.assert_allclose(cov, np.cov(times.T), rtol=1e-12)
+    assert np.diag(cov) == pytest.approx(times.var(axis=0, ddof=1), rel=1e-12)
+    # Var(sum) / sum of Var = (25 + 5) / (5 + 5) = 3 for this construction, 1 when independent
+    assert variance_ratio(cov) == pytest.approx(3.0, rel=0.15)
+    assert variance_ratio(sample_covariance(rng.normal(size=(4000, 5)))) == pytest.approx(1.0, abs=0.1)
+    assert variance_ratio(cov) == pytest.approx(times.sum(axis=1).var(ddof=1) / np.trace(cov), rel=1e-9)
 
 
 def test_parameter_count_of_torch_build_matches() -> None:
@@ -52,6 +71,8 @@ def test_cli_profile_writes_a_valid_file(monkeypatch, capsys, tmp_path) -> None:
     assert exc.value.code == 0
     profile = optsplit.load_profile(out)
     assert all("host-cpu" in layer.time for layer in profile.layers)
+    assert len(profile.covariance["host-cpu"]) == profile.depth
+    assert "variance of the chain =" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -66,3 +87,6 @@ def test_shipped_measured_profiles_are_consistent(path) -> None:
     for layer in measured.layers:
         stat = layer.time["host-cpu"]
         assert stat.mean > 0 and stat.var > 0 and stat.samples >= 50
+    cov = np.array(measured.covariance["host-cpu"])  # measured in the same runs
+    ratio = measured.machine["host-cpu"]["chain_variance_ratio"]
+    assert ratio == pytest.approx(cov.sum() / np.trace(cov), rel=1e-9) and ratio > 1

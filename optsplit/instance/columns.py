@@ -193,6 +193,12 @@ class ColumnCheck:
             if bad:
                 ok[i] = False
 
+    def _k_enum(self, options: list[Any], values: Values, types: Types, ok: Mask, schema: Any) -> None:
+        if not all(isinstance(option, str) for option in options):
+            raise Unsupported("enum of non-strings")
+        allowed = set(options)
+        ok &= _flags(isinstance(v, str) and v in allowed for v in values)
+
     def _k_oneOf(self, options: list[Any], values: Values, types: Types, ok: Mask, schema: Any) -> None:
         passing = sum(self.valid(option, values).astype(int) for option in options)
         ok &= passing == 1

@@ -18,6 +18,7 @@ import yaml
 
 from optsplit.errors import InputError
 from optsplit.instance import reading
+from optsplit.instance.covariance import covariances, matrix_rows
 from optsplit.instance.dag import validate_dag
 from optsplit.instance.limits import DEFAULT_LIMITS, ReadLimits
 from optsplit.instance.messages import brief, quoted
@@ -46,7 +47,8 @@ def _time_stats(raw: dict[str, Any] | None) -> dict[str, TimeStat]:
 
 def profile_from_dict(doc: dict[str, Any], source: str | None = None, at: str = "") -> Profile:
     """Build a Profile from an already validated dict; a DAG (layers naming their inputs) is
-    checked for unknown names, cycles and dangling outputs, with field paths under ``at``."""
+    checked for unknown names, cycles and dangling outputs, a covariance table for shape,
+    symmetry, its diagonal and positive semidefiniteness, with field paths under ``at``."""
     layers = tuple(
         Layer(
             str(x["name"]),
@@ -65,6 +67,7 @@ def profile_from_dict(doc: dict[str, Any], source: str | None = None, at: str = 
         str(doc.get("description", "")),
         str(doc.get("derivation", "")),
         dict(doc.get("machine", {})),
+        covariances(doc.get("covariance", {}), layers, source, at),
     )
     modalities = [str(m["name"]) for m in doc["modalities"]] if "modalities" in doc else None
     if modalities is not None or any(layer.inputs for layer in layers):
@@ -159,6 +162,8 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
     if profile.machine:
         doc["machine"] = profile.machine
     doc["input_bytes"] = profile.input_bytes
+    if profile.covariance:
+        doc["covariance"] = {k: matrix_rows(v) for k, v in profile.covariance.items()}
     layers = []
     for layer in profile.layers:
         raw: dict[str, Any] = {

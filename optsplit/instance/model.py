@@ -35,7 +35,11 @@ class Layer:
 
 @dataclass(frozen=True)
 class Profile:
-    """A DNN as a chain of layers; ``input_bytes`` is the size of tensor 0."""
+    """A DNN as a chain of layers; ``input_bytes`` is the size of tensor 0.
+
+    ``covariance`` holds, per processor kind, the L×L covariance of the layers' times (s²)
+    measured in the same runs; without one, that processor's layer times are independent.
+    """
 
     name: str
     input_bytes: float
@@ -43,6 +47,7 @@ class Profile:
     description: str = ""
     derivation: str = ""
     machine: dict[str, Any] = field(default_factory=dict)
+    covariance: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
 
     @property
     def depth(self) -> int:

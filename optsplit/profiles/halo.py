@@ -69,12 +69,17 @@ class Window:
         n = np.asarray(n)
         return np.where(n > 0, (n - 1) * self.stride + self.span, 0)
 
-    def input_rows(self, a: int | IntArray, b: int | IntArray, length: int) -> tuple[IntArray, IntArray]:
-        """Rows [lo, hi) of an input of ``length`` rows that output rows [a, b) read (vectorised):
-        the smallest range holding every row read. Exact at the borders, for any padding and
+    def input_rows(
+        self, a: int | IntArray, b: int | IntArray, length: int | IntArray
+    ) -> tuple[IntArray, IntArray]:
+        """Rows [lo, hi) of an input of ``length`` rows that output rows [a, b) read (vectorised,
+        ``length`` too, so that many tensors read through one window take one call): the
+        smallest range holding every row read. Exact at the borders, for any padding and
         dilation: each tap j reads rows o·s + j·d − p, an arithmetic progression over o."""
-        a, b = np.broadcast_arrays(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
-        lo = np.full(a.shape, length, dtype=np.int64)
+        a, b, length = np.broadcast_arrays(
+            np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64), np.asarray(length, dtype=np.int64)
+        )
+        lo = length.copy()
         hi = np.zeros(a.shape, dtype=np.int64)
         for j in range(self.kernel):
             c = j * self.dilation - self.padding

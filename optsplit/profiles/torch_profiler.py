@@ -2,8 +2,9 @@
 
 The network is built from the same description as the analytic profile (random weights:
 nothing is downloaded; dense kernels take the same time whatever the values), each block
-is timed separately over many runs of the whole chain, and mean and variance go into the
-profile beside the analytic FLOPs, parameters and output sizes. PyTorch is an optional
+is timed separately over many runs of the whole chain, and mean, variance and the
+covariance of the block times across runs go into the profile beside the analytic FLOPs,
+parameters and output sizes. PyTorch is an optional
 extra: ``pip install optsplit[torch]``.
 """
 
@@ -166,18 +167,39 @@ def measure(
             raise OptsplitError(
                 f"block '{layer.name}': PyTorch output {size} bytes, analytic {layer.output_bytes}"
             )
-    mean, var = times.mean(axis=0), times.var(axis=0, ddof=1)
+    mean, cov = times.mean(axis=0), sample_covariance(times)
     layers = tuple(
         replace(layer, time={**layer.time, processor: TimeStat(float(m), float(v), repeats)})
-        for layer, m, v in zip(analytic.layers, mean, var)
+        for layer, m, v in zip(analytic.layers, mean, np.diagonal(cov))
     )
     machine = {processor: timing_record(threads, repeats, warmup, seed)}
+    machine[processor]["chain_variance_ratio"] = variance_ratio(cov)
     derivation = (
         analytic.derivation + f" Times under '{processor}': measured with "
         f"`optsplit profile` (PyTorch {torch.__version__}, {threads} thread(s), "
-        f"batch 1, {repeats} runs after {warmup} warm-up runs, random weights)."
+        f"batch 1, {repeats} runs after {warmup} warm-up runs, random weights); "
+        "`covariance` is the sample covariance of the block times over the same runs."
     )
-    return replace(analytic, layers=layers, derivation=derivation, machine=machine)
+    table = tuple(tuple(float(x) for x in row) for row in cov)
+    return replace(
+        analytic,
+        layers=layers,
+        derivation=derivation,
+        machine=machine,
+        covariance={**analytic.covariance, processor: table},
+    )
+
+
+def sample_covariance(times: np.ndarray) -> np.ndarray:
+    """Unbiased covariance of block times (runs x blocks), exactly symmetric; its diagonal is
+    the blocks' sample variance."""
+    cov = np.cov(times, rowvar=False, ddof=1).reshape(times.shape[1], times.shape[1])
+    return (cov + cov.T) / 2
+
+
+def variance_ratio(cov: np.ndarray) -> float:
+    """Variance of the whole chain over the sum of block variances (1 for independent blocks)."""
+    return float(cov.sum() / np.trace(cov)) if np.trace(cov) > 0 else 1.0
 
 
 def timing_record(threads: int, repeats: int, warmup: int, seed: int) -> dict[str, Any]:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from optsplit.timeline import Timeline
 
 log = logging.getLogger(__name__)
-MILP_OPTIONS = ("grid", "start")  # solver_options the MILP reads itself (the rest go to the solver)
+MILP_OPTIONS = ("grid", "start", "strong")  # solver_options the MILP reads itself (the rest go to the solver)
+CUTOFF_SLACK = 1e-7  # relative room above the heuristic's latency for the MILP's clock bounds
 
 
 def make_plan(data: IntraDPData, shares: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -170,17 +171,27 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
     if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 100:
         raise OptionError(f"grid must be an integer in 1..100, got {grid!r:.40}")
     use_start = options.extra.get("start", True)
+    strong = options.extra.get("strong", False)
+    if not isinstance(strong, bool):
+        raise OptionError(f"strong must be true or false, got {strong!r:.40}")
     solver_opts = replace(options, extra={k: v for k, v in options.extra.items() if k not in MILP_OPTIONS})
     t0 = time.perf_counter()
     tables = grid_tables(data, grid)
-    model, lay = milp.build(data, tables)
     start = None
     heuristic_value = None
+    cutoff = None
     if use_start:
         best = planners.plan_intradp(data, grid_tables(data, planners.HEURISTIC_GRID))
         m = held_rows(data, _shares(best.gidx, planners.HEURISTIC_GRID))[None, :]
-        start = milp.start_vector(tables, lay, m[0], durations(data, m, exchanges(data, m)))
         heuristic_value = best.value
+        d = durations(data, m, exchanges(data, m))
+        if data.objective == "latency" and np.isfinite(best.value):
+            cutoff = best.value * (1 + CUTOFF_SLACK)  # no better plan's clocks exceed it
+    model, lay = milp.build(data, tables, cutoff, pairs=strong, boundaries=strong)
+    if use_start:
+        start = milp.start_vector(tables, lay, m[0], d)
+        if start is None:  # the heuristic's plan is not on this grid: no cutoff from it
+            model, lay = milp.build(data, tables, pairs=strong, boundaries=strong)
     build_time = time.perf_counter() - t0
     out = solve_linear(model, backend or "highs", solver_opts, start)
     metrics: dict[str, Any] = {

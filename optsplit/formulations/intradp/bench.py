@@ -5,7 +5,8 @@ Sweep cases (one per model × objective × method) plan every integer bandwidth 
 one process and store the figures as JSON lists; MILP cases solve one bandwidth each (G = 10,
 60 s, one thread) with the heuristic as MIP start. The energy objective's latency bound is
 the all-local latency (the device alone meets it). Full suite: 40 sweep cases of a few
-seconds and 6 MILP cases of at most 60 s, about 8 minutes on one core.
+seconds (planners timed as the best of three runs) and 6 MILP cases of at most 60 s, about
+5 minutes on one core.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MODELS = ("vgg19_bn", "resnet152", "densenet121", "convnext_large", "mobilenet_v
 BANDWIDTHS = tuple(float(b) for b in range(1, 31))
 MILP_CASES = (("resnet152", (2.0, 10.0, 30.0)), ("vgg19_bn", (2.0, 10.0, 30.0)))
 MILP_TIME_LIMIT = 60.0
+PLAN_REPEATS = 3  # planners are timed as the best of this many runs (the machine may be shared)
 SHIPPED = Path("instances/intradp")
 COLUMNS = (
     "model",
@@ -107,12 +109,16 @@ def execute(case: Case) -> dict[str, Any]:
     res = None
     for b in case.spec["bandwidths"]:
         d = data.with_bandwidth(float(b))
-        res = method.run(d, case.backend or (method.backends[0] if method.backends else None), options)
+        backend = case.backend or (method.backends[0] if method.backends else None)
+        res = method.run(d, backend, options)
+        runtime = res.runtime
+        for _ in range(0 if case.method == "milp" else PLAN_REPEATS - 1):
+            runtime = min(runtime, method.run(d, backend, options).runtime)
         ev = evaluate_plan(d, res.plan) if res.plan is not None else None
         lat.append(ev.metrics["latency"] if ev else math.nan)
         en.append(ev.metrics["energy"] if ev else math.nan)
         val.append(res.objective if res.objective is not None else math.nan)
-        times.append(res.runtime)
+        times.append(runtime)
         agree = (
             ev is not None
             and res.objective is not None
@@ -162,6 +168,9 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
         "device energy under a latency bound equal to the all-local latency. Bandwidth = uplink = downlink.",
         "",
         *environment(rows),
+        "",
+        "Timings are wall-clock on the machine above, which other jobs shared while the suite ran; "
+        f"a planner's time per bandwidth is the best of {PLAN_REPEATS} runs, the MILP's a single run.",
         "",
         "## Latency and energy, best method vs layer-wise",
         "",
@@ -224,6 +233,9 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
                 f"{bound * 1e3:.3f}" if math.isfinite(bound) else "-",
                 f"{heur * 1e3:.3f}" if math.isfinite(heur) else "-",
                 f"{heur / obj - 1:.2%}" if math.isfinite(heur) and math.isfinite(obj) and obj > 0 else "-",
+                f"{heur / bound - 1:.2%}"
+                if math.isfinite(heur) and math.isfinite(bound) and bound > 0
+                else "-",
                 f"{_num(r.get('runtime', '')):.1f}",
                 r.get("columns", ""),
                 r.get("rows", ""),
@@ -239,6 +251,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
                 "bound ms",
                 "heuristic ms",
                 "heuristic gap",
+                "at most above optimum",
                 "time s",
                 "columns",
                 "rows",

@@ -116,6 +116,14 @@ class IntraDPData:
         bounds = np.searchsorted(self.edge_dst[order], np.arange(self.n_positions + 1))
         return tuple(self.edge_src[order[bounds[j] : bounds[j + 1]]] for j in range(self.n_positions))
 
+    @cached_property
+    def window_groups(self) -> tuple[tuple[Window | None, np.ndarray], ...]:
+        """The data edges grouped by their consumer's window (one vectorised halo call each)."""
+        groups: dict[Window | None, list[int]] = {}
+        for e, c in enumerate(self.edge_dst.tolist()):
+            groups.setdefault(self.windows[c], []).append(e)
+        return tuple((w, np.array(es, dtype=np.int64)) for w, es in groups.items())
+
     @property
     def is_chain(self) -> bool:
         """Each operator reads only the previous position (a chain: layer-wise = one row switch)."""

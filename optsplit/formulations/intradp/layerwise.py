@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import maximum_flow
+from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from optsplit.formulations.intradp.data import IntraDPData
 from optsplit.formulations.intradp.slicing import GridTables
@@ -105,10 +105,14 @@ def min_cut(
     src, dst = data.edge_src, data.edge_dst
     end = p - 1
     inner = dst != end
-    producers = np.unique(src[inner])
+    producers, fan_out = np.unique(src[inner], return_counts=True)
+    # The auxiliary vertex of a producer with one consumer is that consumer itself.
     aux = np.full(p, -1)
-    aux[producers] = p + np.arange(producers.size)
-    s, t = p + producers.size, p + producers.size + 1
+    shared = fan_out > 1
+    aux[producers[shared]] = p + np.arange(int(shared.sum()))
+    sole = np.flatnonzero(inner)[np.isin(src[inner], producers[~shared])]
+    aux[src[sole]] = dst[sole]
+    s, t = p + int(shared.sum()), p + int(shared.sum()) + 1
     ops = np.arange(1, p - 1)
     down_cost = np.bincount(src[~inner], w.down[~inner], minlength=p)
     up_cost = np.zeros(p)
@@ -124,26 +128,28 @@ def min_cut(
     caps = np.concatenate(
         ([np.inf], w.srv[ops] + down_cost[ops], w.dev[ops], up_cap, np.full(2 * e_in.size, np.inf))
     )
+    keep = tails != heads  # the sole consumers' loops aux → consumer
+    tails, heads, caps = tails[keep], heads[keep], caps[keep]
     finite = np.isfinite(caps)
     total = float(caps[finite].sum()) or 1.0
     scale = (INF_FLOW // 4) / total
     cap = np.where(finite, np.rint(np.where(finite, caps, 0.0) * scale), INF_FLOW).astype(np.int32)
+    # Push the flow s → v → t of every operator beforehand: the residual network, and so the
+    # cut found, is the same, and the solver is left with the flow through the data edges.
+    to_v, from_v = slice(1, 1 + ops.size), slice(1 + ops.size, 1 + 2 * ops.size)
+    direct = np.minimum(cap[to_v], cap[from_v])
+    cap[to_v] -= direct
+    cap[from_v] -= direct
     n = t + 1
     graph = sp.csr_matrix((cap, (tails, heads)), shape=(n, n))
     graph.sum_duplicates()
+    graph.eliminate_zeros()
     flow = maximum_flow(graph, s, t).flow
     residual = (graph - flow).tocsr()
     residual.data = np.maximum(residual.data, 0)
     residual.eliminate_zeros()
     reach = np.zeros(n, dtype=bool)
-    stack = [s]
-    reach[s] = True
-    while stack:
-        v = stack.pop()
-        for u in residual.indices[residual.indptr[v] : residual.indptr[v + 1]]:
-            if not reach[u]:
-                reach[u] = True
-                stack.append(int(u))
+    reach[breadth_first_order(residual, s, directed=True, return_predecessors=False)] = True
     x = np.where(reach[:p], 1.0, 0.0)
     x[data.fixed] = 1.0
     cut = np.flatnonzero((dst != end) & (x[src] == 1) & (x[dst] == 0)).tolist()

@@ -19,18 +19,30 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from optsplit.formulations.intradp import pairrows, pathcut
 from optsplit.formulations.intradp.data import IntraDPData
+from optsplit.formulations.intradp.layerwise import whole_transfers
 from optsplit.formulations.intradp.recursion import Durations, clocks
 from optsplit.formulations.intradp.slicing import GridTables
 from optsplit.solvers.linear import LinearModel
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Layout:
     """Column offsets of the MILP's variable blocks."""
 
     p: int
     g1: int  # G + 1
+    # after the clocks: per path edge and direction, (producer, consumer, upwards) of the
+    # crossing indicator v of the path inequalities
+    crossings: tuple[tuple[int, int, bool], ...] = ()
+    # after the v's: per path, θ and edge with a split-run boundary, the airtime column w,
+    # its edge's (producer, consumer) and its cost table (producer index, consumer index)
+    boundary: tuple[Boundary, ...] = ()
+
+    @property
+    def w(self) -> int:
+        return self.block(8) + len(self.crossings)
 
     @property
     def u(self) -> int:
@@ -42,7 +54,18 @@ class Layout:
 
     @property
     def n(self) -> int:
-        return self.block(8)
+        return self.w + len(self.boundary)
+
+
+@dataclass(frozen=True, eq=False)
+class Boundary:
+    """One boundary-airtime column w of a path inequality (``pathcut.boundary_costs``)."""
+
+    cut: int
+    theta: int  # index into pathcut.THETAS
+    producer: int
+    consumer: int
+    cost: np.ndarray  # (G + 1, G + 1)
 
 
 ZU, ZD, TU, TD, DC, SC, UC, WC = range(8)
@@ -74,10 +97,28 @@ class _Rows:
         return a, np.array(self.lo), np.array(self.hi)
 
 
-def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
-    """The MILP of ``data`` on the grid of ``t``."""
+def build(
+    data: IntraDPData,
+    t: GridTables,
+    cutoff: float | None = None,
+    paths: bool = True,
+    pairs: bool = False,
+    boundaries: bool = False,
+) -> tuple[LinearModel, Layout]:
+    """The MILP of ``data`` on the grid of ``t``. ``cutoff``: a latency no better plan
+    exceeds (an incumbent's), used as the clocks' upper bound and in the big-M; ``paths``:
+    add the path inequalities (module ``pathcut``); ``pairs``: the pair rows (``pairrows``);
+    ``boundaries``: the split-run boundary and synchronisation airtimes in the path rows."""
     p, g1 = data.n_positions, t.grid + 1
-    lay = Layout(p, g1)
+    cuts = pathcut.path_cuts(data, t) if paths else []
+    crossings = tuple(
+        (int(data.edge_src[e]), int(data.edge_dst[e]), up)
+        for cut in cuts
+        for e in cut.edges.tolist()
+        for up in (True, False)
+    )
+    boundary = _boundaries(data, t, cuts) if boundaries else ()
+    lay = Layout(p, g1, crossings, boundary)
     inf = np.inf
     ucol = np.arange(p * g1).reshape(p, g1)
     blk = [lay.block(k) + np.arange(p) for k in range(8)]
@@ -88,7 +129,10 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     down_sec = data.row_bytes / data.down_rate
     tu_max = data.rows * up_sec
     td_max = data.rows * down_sec
-    big = np.cumsum(data.t_dev + data.t_srv + tu_max + td_max)  # bounds every clock up to j
+    # Every clock is at most the latency (the valid cuts below), so at most the bound or the
+    # cutoff; and at most all work and airtime up to j. M_j of the link rows is that cap.
+    cap = min(v for v in (cutoff, data.latency_bound, np.inf) if v is not None)
+    big = np.minimum(np.cumsum(data.t_dev + data.t_srv + tu_max + td_max), cap)
 
     rows = _Rows()
     for j in range(p):
@@ -101,6 +145,11 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
         cols = np.concatenate(([blk[TD][q]], ucol[c], ucol[q]))
         vals = np.concatenate(([1.0], -down_sec[q] * t.hi[e], down_sec[q] * t.m[q]))
         rows.add(cols, vals, 0.0, inf)
+    for pr in pairrows.pair_rows(data, t) if pairs else []:
+        cols = np.concatenate(
+            ([blk[TU][pr.producer], blk[TD][pr.producer]], ucol[pr.producer], ucol[pr.consumer])
+        )
+        rows.add(cols, np.concatenate(([1.0, 1.0], -pr.a, -pr.b)), 0.0, inf)
     for j in range(p):
         rows.add(np.array([blk[TU][j], blk[ZU][j]]), np.array([1.0, -tu_max[j]]), -inf, 0.0)
         rows.add(np.array([blk[TD][j], blk[ZD][j]]), np.array([1.0, -td_max[j]]), -inf, 0.0)
@@ -128,6 +177,7 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     # ``end``, so the latency is at least the server and uplink clocks after the last position.
     for clock in (SC, UC):
         rows.add(np.array([blk[DC][p - 1], blk[clock][p - 1]]), np.array([1.0, -1.0]), 0.0, inf)
+    _path_rows(rows, data, t, cuts, ucol, blk[DC][p - 1], lay)
     a, lo, hi = rows.matrix(lay.n)
 
     c = np.zeros(lay.n)
@@ -139,6 +189,9 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     col_upper[blk[ZD]] = 1.0
     col_upper[blk[TU]] = tu_max
     col_upper[blk[TD]] = td_max
+    for k in (DC, SC, UC, WC):
+        col_upper[blk[k]] = cap
+    col_upper[lay.block(8) : lay.w] = 1.0
     if data.objective == "latency":
         c[end_clock] = 1.0
     else:
@@ -156,8 +209,86 @@ def build(data: IntraDPData, t: GridTables) -> tuple[LinearModel, Layout]:
     names = [f"u_{data.names[j]}_{g}" for j in range(p) for g in range(g1)]
     for label in ("zu", "zd", "tu", "td", "D", "S", "U", "W"):
         names += [f"{label}_{n}" for n in data.names]
+    for k, cut in enumerate(cuts):
+        for e in cut.edges.tolist():
+            tail, head = data.names[data.edge_src[e]], data.names[data.edge_dst[e]]
+            names += [f"vu{k}_{tail}_{head}", f"vd{k}_{tail}_{head}"]
+    names += [f"w{b.cut}_{b.theta}_{data.names[b.producer]}_{data.names[b.consumer]}" for b in boundary]
     model = LinearModel(c, a, lo, hi, col_lower, col_upper, integer, 0.0, _safe(names), None)
     return model, lay
+
+
+def _boundaries(data: IntraDPData, t: GridTables, cuts: list[pathcut.PathCut]) -> tuple[Boundary, ...]:
+    """The boundary-airtime columns: per path, θ and path edge whose table is not all zero."""
+    out = []
+    for k, cut in enumerate(cuts):
+        for i, theta in enumerate(pathcut.THETAS):
+            cost = pathcut.boundary_costs(data, t, cut.edges, theta)
+            for e, table in zip(cut.edges.tolist(), cost):
+                if table.max() > 0:
+                    out.append(Boundary(k, i, int(data.edge_src[e]), int(data.edge_dst[e]), table))
+    return tuple(out)
+
+
+def _boundary_rows(
+    rows: _Rows, t: GridTables, lay: Layout, ucol: np.ndarray, on_dev: np.ndarray, on_srv: np.ndarray
+) -> None:
+    """w ≥ Σ a u[q] + Σ b u[c] for every boundary column (``pairrows.reference_rows``)."""
+    if not lay.boundary:
+        return
+    q = np.array([b.producer for b in lay.boundary])
+    c = np.array([b.consumer for b in lay.boundary])
+    cost = np.stack([b.cost for b in lay.boundary])
+    refs_q = (on_dev[q] | on_srv[q]) & t.allowed[q]
+    refs_c = (on_dev[c] | on_srv[c]) & t.allowed[c]
+    es, a, b = pairrows.reference_rows(cost, t.allowed[q], t.allowed[c], refs_q, refs_c)
+    for i, e in enumerate(es.tolist()):
+        cols = np.concatenate(([lay.w + e], ucol[q[e]], ucol[c[e]]))
+        rows.add(cols, np.concatenate(([1.0], -a[i], -b[i])), 0.0, np.inf)
+
+
+def _path_rows(
+    rows: _Rows,
+    data: IntraDPData,
+    t: GridTables,
+    cuts: list[pathcut.PathCut],
+    ucol: np.ndarray,
+    end_clock: int,
+    lay: Layout,
+) -> None:
+    """Per path: v ≥ [producer whole on one side] + [consumer whole on the other] − 1 for
+    each of its edges and direction, and T ≥ Σ whole compute + Σ airtime·v + Σ boundary w
+    (``pathcut``)."""
+    on_dev, on_srv = pathcut.whole_masks(data, t)
+    up_air, down_air = whole_transfers(data, t)
+    _boundary_rows(rows, t, lay, ucol, on_dev, on_srv)
+    w_of: dict[tuple[int, int], list[int]] = {(b.cut, b.theta): [] for b in lay.boundary}
+    for i, b in enumerate(lay.boundary):
+        w_of[(b.cut, b.theta)].append(lay.w + i)
+    v = lay.block(8)
+    for k, cut in enumerate(cuts):
+        js = cut.positions
+        whole = data.t_dev[js, None] * on_dev[js] + data.t_srv[js, None] * on_srv[js]
+        frac = t.m[js] / data.rows[js, None]
+        split = ~(on_dev[js] | on_srv[js])
+        cross: list[tuple[int, int]] = []
+        for e in cut.edges.tolist():
+            q, c = int(data.edge_src[e]), int(data.edge_dst[e])
+            for from_q, to_c, air in ((on_dev[q], on_srv[c], up_air[e]), (on_srv[q], on_dev[c], down_air[e])):
+                both = np.concatenate(([v], ucol[q][from_q], ucol[c][to_c]))
+                rows.add(both, np.r_[1.0, -np.ones(both.size - 1)], -1.0, np.inf)
+                cross.append((v, air))
+                v += 1
+        vcols = np.array([c for c, _ in cross], dtype=np.int64)
+        vair = np.array([a for _, a in cross])
+        for i, theta in enumerate(pathcut.THETAS):
+            coef = whole + split * (
+                theta * frac * data.t_dev[js, None] + (1 - theta) * (1 - frac) * data.t_srv[js, None]
+            )
+            wcols = np.array(w_of.get((k, i), []), dtype=np.int64)
+            cols = np.concatenate(([end_clock], ucol[js].ravel(), vcols, wcols))
+            vals = np.concatenate(([1.0], -coef.ravel(), -vair, -np.ones(wcols.size)))
+            rows.add(cols, vals, 0.0, np.inf)
 
 
 def _safe(names: list[str]) -> list[str]:
@@ -188,4 +319,9 @@ def start_vector(t: GridTables, lay: Layout, m: np.ndarray, d: Durations) -> np.
         x[lay.block(k) + np.arange(p)] = vec
     for k, vec in ((DC, dev), (SC, srv), (UC, up), (WC, down)):
         x[lay.block(k) + np.arange(p)] = vec
+    on_dev, on_srv = m == t.m[:, -1], m == 0
+    for i, (q, c, up) in enumerate(lay.crossings):
+        x[lay.block(8) + i] = float(on_dev[q] and on_srv[c]) if up else float(on_srv[q] and on_dev[c])
+    for i, b in enumerate(lay.boundary):
+        x[lay.w + i] = b.cost[canon[b.producer], canon[b.consumer]]
     return x

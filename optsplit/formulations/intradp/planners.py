@@ -47,14 +47,21 @@ def all_offload(data: IntraDPData, grid: int) -> np.ndarray:
     return g
 
 
-def layerwise_candidates(data: IntraDPData, tables: GridTables) -> list[np.ndarray]:
+def layerwise_candidates(
+    data: IntraDPData, tables: GridTables, latency_cut: np.ndarray | None = None
+) -> list[np.ndarray]:
     """Layer-wise plans: the shortest layered path (chains) or the minimum cut (DAGs), for the
-    latency weights and, for the energy objective, for blends of energy into them."""
+    latency weights and, for the energy objective, for blends of energy into them. A DAG's
+    minimum cut for the latency weights may be passed in when the caller has it."""
     blends = (0.0,) if data.objective == "latency" else ENERGY_BLENDS
     out = []
     for lam in blends:
-        w = weights(data, tables, lam)
-        x = layered_path(data, w) if data.is_chain else min_cut(data, w)[0]
+        if data.is_chain:
+            x = layered_path(data, weights(data, tables, lam))
+        elif lam == 0.0 and latency_cut is not None:
+            x = latency_cut
+        else:
+            x = min_cut(data, weights(data, tables, lam))[0]
         out.append(to_grid(x, tables.grid))
     return out
 
@@ -92,19 +99,27 @@ def plan_layerwise(data: IntraDPData, tables: GridTables) -> Planned:
     )
 
 
-def candidate_groups(data: IntraDPData, tables: GridTables) -> list[list[int]]:
-    """Positions whose share the search sets, grouped (consumers of one tensor move together):
-    the first operators, then the consumers of the tensors each of CUT_ROUNDS minimum cuts
-    crosses (each round forbids the edges cut before)."""
-    src, dst = data.edge_src, data.edge_dst
-    groups: list[list[int]] = [sorted({int(c) for c in dst[src == 0]})]
-    forbidden: set[int] = set()
+def cut_rounds(data: IntraDPData, tables: GridTables) -> list[tuple[np.ndarray, list[int]]]:
+    """Up to CUT_ROUNDS minimum cuts for the latency weights, each forbidding the edges cut
+    before: (shares, cut edges) per round, the first being the layer-wise DAG partition."""
     w = weights(data, tables, 0.0)
+    forbidden: set[int] = set()
+    out = []
     for _ in range(CUT_ROUNDS):
-        _, cut = min_cut(data, w, frozenset(forbidden))
+        x, cut = min_cut(data, w, frozenset(forbidden))
+        out.append((x, cut))
         if not cut:
             break
         forbidden |= set(cut)
+    return out
+
+
+def candidate_groups(data: IntraDPData, cuts: list[list[int]]) -> list[list[int]]:
+    """Positions whose share the search sets, grouped (consumers of one tensor move together):
+    the first operators, then the consumers of the tensors each minimum cut crosses."""
+    src, dst = data.edge_src, data.edge_dst
+    groups: list[list[int]] = [sorted({int(c) for c in dst[src == 0]})]
+    for cut in cuts:
         for q in dict.fromkeys(int(src[e]) for e in cut):
             group = sorted({int(c) for c in dst[data.out_edges[q]] if not data.fixed[c]})
             if group and group not in groups:
@@ -137,7 +152,8 @@ def fill(data: IntraDPData, grid: int, groups: list[list[int]], values: np.ndarr
 def plan_intradp(data: IntraDPData, tables: GridTables) -> Planned:
     """Intra-DP's planner: min-cut candidates × the share grid, filled and scored by the
     recursion, against the layer-wise plan and all-local / all-offload."""
-    groups = candidate_groups(data, tables)
+    cuts = cut_rounds(data, tables)
+    groups = candidate_groups(data, [cut for _, cut in cuts])
     shares = to_grid(np.array(CANDIDATE_SHARES), tables.grid)
     combos = np.array(list(itertools.product(shares, repeat=len(groups))), dtype=np.int64)
     searched = fill(data, tables.grid, groups, combos)
@@ -146,7 +162,7 @@ def plan_intradp(data: IntraDPData, tables: GridTables) -> Planned:
         tables,
         {
             "grid search": list(searched),
-            "layerwise": layerwise_candidates(data, tables),
+            "layerwise": layerwise_candidates(data, tables, None if data.is_chain else cuts[0][0]),
             "all-local": [all_local(data, tables.grid)],
             "all-offload": [all_offload(data, tables.grid)],
         },

@@ -19,18 +19,31 @@ from optsplit.profiles.halo import Window, device_rows
 
 
 def edge_needs(
-    window: Window | None, m_c: np.ndarray, rows_c: int, rows_p: int
+    window: Window | None, m_c: np.ndarray, rows_c: int | np.ndarray, rows_p: int | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi): the server's part of the consumer reads rows ≥ lo of the producer, the
-    device's part rows < hi (lo = rows_p, hi = 0 where that part is empty)."""
+    device's part rows < hi (lo = rows_p, hi = 0 where that part is empty). Vectorised; the
+    row counts broadcast against m_c (one column per edge read through the same window)."""
     m_c = np.asarray(m_c, dtype=np.int64)
+    rows_c, rows_p = np.asarray(rows_c), np.asarray(rows_p)
     if window is None:  # whole input on whichever side computes the consumer
         lo = np.where(m_c >= rows_c, rows_p, 0)
         hi = np.where(m_c > 0, rows_p, 0)
         return lo, hi
-    lo, _ = window.input_rows(m_c, np.full_like(m_c, rows_c), rows_p)
-    _, hi = window.input_rows(np.zeros_like(m_c), m_c, rows_p)
+    lo, _ = window.input_rows(m_c, rows_c, rows_p)
+    _, hi = window.input_rows(0, m_c, rows_p)
     return np.where(m_c >= rows_c, rows_p, lo), np.where(m_c > 0, hi, 0)
+
+
+def all_edge_needs(data: IntraDPData, m_dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``edge_needs`` of every data edge at once, (lo, hi) of shape (K, E), from the consumers'
+    device rows per edge m_dst (K, E): one vectorised call per distinct window."""
+    src, dst = data.edge_src, data.edge_dst
+    lo = np.empty(m_dst.shape, dtype=np.int64)
+    hi = np.empty_like(lo)
+    for window, es in data.window_groups:
+        lo[:, es], hi[:, es] = edge_needs(window, m_dst[:, es], data.rows[dst[es]], data.rows[src[es]])
+    return lo, hi
 
 
 def held_rows(data: IntraDPData, shares: np.ndarray) -> np.ndarray:
@@ -51,10 +64,7 @@ def exchanges(data: IntraDPData, m: np.ndarray) -> Exchange:
     """Rows crossing the link at every position, for device-row vectors m (K, P)."""
     m = np.atleast_2d(m)
     src, dst = data.edge_src, data.edge_dst
-    lo = np.empty((m.shape[0], src.size), dtype=np.int64)
-    hi = np.empty_like(lo)
-    for e, (p, c) in enumerate(zip(src.tolist(), dst.tolist())):
-        lo[:, e], hi[:, e] = edge_needs(data.windows[c], m[:, c], int(data.rows[c]), int(data.rows[p]))
+    lo, hi = all_edge_needs(data, m[:, dst])
     held = m[:, src]
     up_e = np.maximum(held - lo, 0)
     down_e = np.maximum(hi - held, 0)
@@ -84,21 +94,13 @@ def grid_tables(data: IntraDPData, grid: int) -> GridTables:
     g = np.arange(grid + 1)
     m = np.floor(g[None, :] / grid * data.rows[:, None] + 0.5).astype(np.int64)
     m[data.fixed] = data.rows[data.fixed, None]
-    allowed = np.zeros(m.shape, dtype=bool)
-    for j in range(data.n_positions):
-        if data.fixed[j]:
-            allowed[j, grid] = True
-        elif not data.local[j]:
-            allowed[j, [0, grid]] = True
-        else:
-            _, first = np.unique(m[j], return_index=True)
-            allowed[j, first] = True
-    src, dst = data.edge_src, data.edge_dst
-    lo = np.empty((src.size, grid + 1), dtype=np.int64)
-    hi = np.empty_like(lo)
-    for e, (p, c) in enumerate(zip(src.tolist(), dst.tolist())):
-        lo[e], hi[e] = edge_needs(data.windows[c], m[c], int(data.rows[c]), int(data.rows[p]))
-    return GridTables(grid, m, lo, hi, allowed)
+    first = np.ones(m.shape, dtype=bool)  # m rises with g: the first g of each row count
+    first[:, 1:] = m[:, 1:] != m[:, :-1]
+    ends = (g == 0) | (g == grid)
+    allowed = np.where(data.local[:, None], first, ends[None, :])
+    allowed[data.fixed] = g == grid
+    lo, hi = all_edge_needs(data, m[data.edge_dst].T)
+    return GridTables(grid, m, lo.T.copy(), hi.T.copy(), allowed)
 
 
 def grid_exchanges(data: IntraDPData, tables: GridTables, gidx: np.ndarray) -> tuple[np.ndarray, Exchange]:

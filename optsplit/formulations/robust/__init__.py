@@ -20,10 +20,11 @@ from optsplit.formulations.robust.evaluate import evaluate_robust
 from optsplit.formulations.robust.explain import explain_infeasible
 from optsplit.instance.model import Instance
 from optsplit.problem import Evaluation, Method
-from optsplit.result import Result, SolutionStatus, Termination
+from optsplit.result import Result, SolutionStatus, Termination, relative_gap
 from optsplit.solvers.options import SolveOptions
 from optsplit.solvers.registry import Backend, ModelKind, get_backend
 from optsplit.spec import Generator, Section
+from optsplit.tolerances import EXACT_AGREEMENT
 
 if TYPE_CHECKING:
     from optsplit.bench.runner import Suite
@@ -73,17 +74,21 @@ def _infeasible(
 
 
 def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
-    """Exact reference: every partition vector, each with its optimal allocation (KKT)."""
-    sizes = [d.num_points for d in data.devices]
+    """Exact reference: every partition vector, each with its optimal allocation (KKT); with
+    clock tables, every vector of (partition point, table entry) pairs that may be optimal."""
+    t0 = time.perf_counter()
+    choices = kkt.clock_choices(data)
+    sizes = [len(c) for c in choices]
     count = int(np.prod(sizes, dtype=float))
     if count > MAX_COMBINATIONS:
         raise OptsplitError(
             f"enumerate would try {count:.3g} partition vectors "
             f"(limit {MAX_COMBINATIONS}); use 'pccp' or 'scip'"
         )
-    t0 = time.perf_counter()
-    parts = np.array(list(itertools.product(*[range(s) for s in sizes])), dtype=int)
-    alloc = kkt.allocate(data, parts)
+    pairs = np.array(list(itertools.product(*choices)), dtype=int).reshape(count, len(sizes), 2)
+    parts, levels = pairs[:, :, 0], pairs[:, :, 1]
+    tables = any(d.clocks is not None for d in data.devices)
+    alloc = kkt.allocate(data, parts, levels=levels if tables else None)
     runtime = time.perf_counter() - t0
     if not alloc.feasible.any():
         return _infeasible(data, runtime, "numpy (KKT + golden section)")
@@ -127,8 +132,13 @@ def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
     plan, objective = None, None
     metrics: dict[str, Any] = {"build_time": build_time, "scip_objective": out.objective}
     if out.has_solution:
-        parts, f, b = minlp.read_plan(model, data)
-        exact = kkt.allocate(data, np.array(parts)[None, :])
+        parts, f, b, levels = minlp.read_plan(model, data)
+        tables = any(d.clocks is not None for d in data.devices)
+        chosen = np.array(parts)[None, :]
+        if tables:  # SCIP's table entries, fixed
+            exact = kkt.allocate(data, chosen, levels=np.array(levels)[None, :])
+        else:
+            exact = kkt.allocate(data, chosen)
         if exact.feasible[0]:
             objective = float(exact.energy[0])
             plan = make_plan(data, parts, exact.f[0], exact.b[0])
@@ -189,10 +199,15 @@ def _pccp_pipeline(
         res.iterations = run.iterations
         return res
     energy, parts, f, b = run.best
+    termination = run.termination
+    if termination is Termination.LOCALLY_SOLVED and any(d.clocks is not None for d in data.devices):
+        # clock tables: the allocation step is a relaxation settled onto table entries, not a
+        # convex program solved to optimality, so no local optimality is claimed
+        termination = Termination.HEURISTIC
     return Result(
         KEY,
         "",
-        run.termination,
+        termination,
         SolutionStatus.FEASIBLE,
         energy,
         None,
@@ -216,6 +231,42 @@ def run_pccp_polish(data: RobustData, backend: Any, options: SolveOptions) -> Re
     return _pccp_pipeline(data, options, polish=True, backend=backend)
 
 
+def run_lagrangian(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
+    """Dual decomposition of the bandwidth budget: per-device problems at a price, a bisection
+    on the price, the bracketing partitions allocated exactly; the dual value is the bound."""
+    from optsplit.formulations.robust import lagrangian
+
+    t0 = time.perf_counter()
+    run = lagrangian.solve(data)
+    runtime = time.perf_counter() - t0
+    backend_name = "numpy (Lagrangian dual + KKT)"
+    metrics = {"price": run.price, "price_steps": run.price_steps, "candidates": run.candidates}
+    if run.proven_infeasible:
+        return _infeasible(data, runtime, backend_name)
+    if run.allocation is None or run.parts is None:  # not seen in tests; never called infeasible
+        return Result(
+            KEY,
+            "",
+            Termination.HEURISTIC,
+            SolutionStatus.NO_SOLUTION,
+            None,
+            run.bound,
+            runtime,
+            None,
+            metrics,
+            backend_name,
+        )
+    energy = float(run.allocation.energy[0])
+    bound = min(run.bound, energy)
+    proven = relative_gap(energy, bound) or 0.0
+    termination = (
+        Termination.OPTIMAL if proven <= max(options.mip_gap, EXACT_AGREEMENT) else Termination.HEURISTIC
+    )
+    solution = SolutionStatus.OPTIMAL if termination is Termination.OPTIMAL else SolutionStatus.FEASIBLE
+    plan = make_plan(data, run.parts, run.allocation.f[0], run.allocation.b[0])
+    return Result(KEY, "", termination, solution, energy, bound, runtime, plan, metrics, backend_name)
+
+
 def run_mean_only(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
     """Baseline that ignores the variance (k = 0): the non-robust design."""
     return _pccp_pipeline(data.with_margin("mean"), options)
@@ -226,13 +277,12 @@ def run_gaussian(data: RobustData, backend: str | None, options: SolveOptions) -
     return _pccp_pipeline(data.with_margin("gaussian"), options)
 
 
-def _fixed_partition(data: RobustData, parts: np.ndarray, clock_at_max: bool) -> Result:
+def _fixed_partition(data: RobustData, parts: np.ndarray) -> Result:
     t0 = time.perf_counter()
     alloc = kkt.allocate(data, parts[None, :])
     if not alloc.feasible[0]:
         return _infeasible(data, time.perf_counter() - t0, "numpy (KKT)", parts=parts)
-    f = np.array([d.f_max for d in data.devices]) if clock_at_max else alloc.f[0]
-    plan = make_plan(data, parts, f, alloc.b[0])
+    plan = make_plan(data, parts, alloc.f[0], alloc.b[0])
     evaluation = evaluate_robust(data.instance, plan)
     return Result(
         KEY,
@@ -249,20 +299,21 @@ def _fixed_partition(data: RobustData, parts: np.ndarray, clock_at_max: bool) ->
 
 
 def run_all_local(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
-    """Baseline: every layer on the device, at f_max."""
-    return _fixed_partition(data, np.array([d.num_points - 1 for d in data.devices]), True)
+    """Baseline: every layer on the device, each at its best clock (the least energy meeting
+    its deadline)."""
+    return _fixed_partition(data, np.array([d.num_points - 1 for d in data.devices]))
 
 
 def run_all_offload(data: RobustData, backend: str | None, options: SolveOptions) -> Result:
     """Baseline: everything on the server, bandwidth allocated optimally."""
-    return _fixed_partition(data, np.zeros(len(data.devices), dtype=int), False)
+    return _fixed_partition(data, np.zeros(len(data.devices), dtype=int))
 
 
 class RobustFormulation:
     """Robust partitioning and resource allocation under uncertain inference time."""
 
     key = KEY
-    title = "Robust DNN partitioning, CPU clock and bandwidth under uncertain inference time"
+    title = "Robust DNN partitioning, CPU or GPU clock and bandwidth under uncertain inference time"
     reference = "Y. Nan, J. Han, S. Zhou, Z. Niu, arXiv 2503.21476 (IEEE TMC 25(3):3680-3696, 2026)"
     objective_name = "total device energy [J]"
     sense = "minimize"
@@ -312,8 +363,15 @@ class RobustFormulation:
                 "reference",
                 run_enumerate,
             ),
+            "lagrangian": Method(
+                "lagrangian",
+                "dual decomposition of the bandwidth budget, vectorised over devices; "
+                "its dual value is a proven bound (optsplit's method for large N)",
+                "heuristic",
+                run_lagrangian,
+            ),
             "all-local": Method(
-                "all-local", "baseline: all layers local at f_max", "baseline", run_all_local
+                "all-local", "baseline: all layers local, each at its best clock", "baseline", run_all_local
             ),
             "all-offload": Method(
                 "all-offload", "baseline: all layers on the server", "baseline", run_all_offload
@@ -339,8 +397,11 @@ class RobustFormulation:
 
     def suites(self) -> Mapping[str, Suite]:
         from optsplit.formulations.robust.bench import SUITE
+        from optsplit.formulations.robust.bench_correlation import SUITE as CORRELATION
+        from optsplit.formulations.robust.bench_gpu import SUITE as GPU_SUITE
+        from optsplit.formulations.robust.bench_scale import SUITE as SCALE
 
-        return {SUITE.name: SUITE}
+        return {suite.name: suite for suite in (SUITE, CORRELATION, SCALE, GPU_SUITE)}
 
     def sections(self) -> Mapping[str, Section]:
         from optsplit.formulations.robust.section import sections

@@ -2,19 +2,24 @@
 the local work (cycles, mean and std), the server time (mean, variance) and the bits sent.
 
 Local time at clock f is W/f with a random cycle count W (mean a[m], std s[m]), the CPU
-DVFS model; layers are independent, so variances add. Measured times t at the reference
-clock f_ref give cycles t·f_ref.
+DVFS model. The variance of a prefix (suffix) of layers is the sum of its block of the
+layers' covariance (`correlation.py`): the variances' sum when layers are independent.
+Measured times t at the reference clock f_ref give cycles t·f_ref. A GPU's time is a/f + c:
+the share φ (insensitive_fraction) of its time at f_ref does not scale with the clock
+(c = φ·t), the rest does (a = (1 − φ)·t·f_ref); its std scales like its mean,
+σ(f) = σ(f_ref)·μ(f)/μ(f_ref) = s/f + q. A CPU has c = q = 0.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
 import numpy as np
 
 from optsplit.errors import InputError
+from optsplit.formulations.robust.correlation import layer_covariance, prefix_variances, suffix_variances
 from optsplit.formulations.robust.model import RobustDevice
 from optsplit.instance.model import Instance
 
@@ -48,6 +53,17 @@ class DeviceData:
     deadline: float
     epsilon: float
     margin: float  # k in μ + kσ ≤ D
+    c: np.ndarray = field(default_factory=lambda: np.zeros(0))  # clock-insensitive mean time, s
+    q: np.ndarray = field(default_factory=lambda: np.zeros(0))  # clock-insensitive std, s
+    power: np.ndarray | None = None  # gpu: W per (f/GHz)^k, ascending; None: cpu (kappa, static)
+    clocks: np.ndarray | None = None  # discrete DVFS table, Hz, ascending; None: [f_min, f_max]
+    max_se: float = math.inf  # spectral-efficiency cap, bit/s/Hz
+
+    def __post_init__(self) -> None:
+        if self.c.size == 0:
+            self.c = np.zeros_like(self.a)
+        if self.q.size == 0:
+            self.q = np.zeros_like(self.a)
 
     @property
     def num_points(self) -> int:
@@ -71,7 +87,7 @@ class RobustData:
         )
 
 
-def _device(dev: RobustDevice, noise: float) -> DeviceData:
+def _device(dev: RobustDevice, noise: float, max_se: float) -> DeviceData:
     layers = dev.profile.layers
     local_mean, local_var, server_mean, server_var = [], [], [], []
     for layer in layers:
@@ -93,15 +109,20 @@ def _device(dev: RobustDevice, noise: float) -> DeviceData:
             server_var.append(0.0)
     zero = np.zeros(1)
     a = np.concatenate([zero, np.cumsum(local_mean)])
-    var_loc = np.concatenate([zero, np.cumsum(local_var)])
+    lv, sv = np.array(local_var), np.array(server_var)
+    var_loc = prefix_variances(lv, layer_covariance(dev, dev.processor, dev.local_scale * dev.f_ref, lv))
     mu_e = np.concatenate([np.cumsum(server_mean[::-1])[::-1], zero])
-    var_e = np.concatenate([np.cumsum(server_var[::-1])[::-1], zero])
+    var_e = suffix_variances(sv, layer_covariance(dev, dev.server_processor, dev.server_scale, sv))
     bits = 8.0 * dev.profile.tensor_bytes()
     bits[-1] = 0.0  # all local: nothing is sent
+    s = np.sqrt(var_loc)
+    phi = dev.insensitive_fraction  # 0 for a cpu
+    c, q = phi * a / dev.f_ref, phi * s / dev.f_ref
+    a, s = (1.0 - phi) * a, (1.0 - phi) * s
     return DeviceData(
         dev.name,
         a,
-        np.sqrt(var_loc),
+        s,
         mu_e,
         var_e,
         bits,
@@ -114,6 +135,11 @@ def _device(dev: RobustDevice, noise: float) -> DeviceData:
         dev.deadline,
         dev.epsilon,
         cantelli_factor(dev.epsilon),
+        c,
+        q,
+        None if dev.power is None else np.array(dev.power, dtype=float),
+        None if dev.clocks is None else np.array(dev.clocks, dtype=float),
+        max_se,
     )
 
 
@@ -123,4 +149,8 @@ def prepare(instance: Instance) -> RobustData:
             "the robust formulation needs a [robust] section", source=instance.source, path="robust"
         )
     sys_ = instance.section("robust")
-    return RobustData(instance, sys_.bandwidth, [_device(d, sys_.noise_density) for d in sys_.devices])
+    return RobustData(
+        instance,
+        sys_.bandwidth,
+        [_device(d, sys_.noise_density, sys_.max_spectral_efficiency) for d in sys_.devices],
+    )

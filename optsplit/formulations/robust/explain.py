@@ -18,7 +18,18 @@ def explain_infeasible(data: RobustData, parts: np.ndarray | None = None) -> str
         points = np.arange(d.num_points) if parts is None else np.array([parts[i]])
         best = np.full(d.num_points, np.inf)
         best[points] = robust_latency(
-            d.a, d.s, d.mu_e, d.var_e, d.bits, d.f_max, data.bandwidth, d.snr_per_hz, d.margin
+            d.a,
+            d.s,
+            d.mu_e,
+            d.var_e,
+            d.bits,
+            d.f_max,
+            data.bandwidth,
+            d.snr_per_hz,
+            d.margin,
+            d.c,
+            d.q,
+            d.max_se,
         )[points]
         m = int(np.argmin(best))
         if best[m] > d.deadline:

@@ -21,6 +21,25 @@ JETSON_F_MAX, JETSON_F_MIN = 1.9e9, 0.2e9
 KAPPA = 5.0 / JETSON_F_MAX**3
 LOCAL_SCALE, SERVER_SCALE = 2.0, 0.05
 
+# Jetson Xavier NX GPU (384-core Volta). DVFS table: the 15 GPU clocks, 114.75-1109.25 MHz,
+# that JetPack 5 lists for it (devfreq available_frequencies; NVIDIA Jetson Linux Developer
+# Guide, power management for Jetson Xavier NX) - check on the device, tables change between
+# releases. Assumed, not measured: the GPU runs a layer at its top clock in GPU_SCALE x the
+# profiling host CPU's time; 20 % of that time does not scale with the clock (memory-bound
+# work; arXiv 2502.06295 shows GPU time is not cycles/f, but no fraction was recovered); and
+# the GPU-rail power P(f) = 0.6 + 0.8 x + 3.2 x^3 W (x = f/GHz), a shape chosen by us to give
+# ~0.7 W at the lowest clock and ~5.9 W at the top one, within the module's 10/15/20 W power
+# modes (NVIDIA Jetson Xavier NX data sheet). The radio of these instances is physical: 7 dB
+# receiver noise figure and the 5G NR 256-QAM spectral-efficiency cap (section.py cites both).
+XAVIER_NX_GPU_CLOCKS = (
+    114.75e6, 204.0e6, 306.0e6, 408.0e6, 510.0e6, 599.25e6, 701.25e6, 752.25e6,
+    803.25e6, 854.25e6, 905.25e6, 956.25e6, 1007.25e6, 1058.25e6, 1109.25e6,
+)  # fmt: skip
+GPU_POWER = (0.6, 0.8, 0.0, 3.2)
+GPU_SCALE, GPU_INSENSITIVE = 0.5, 0.2
+NOISE_FIGURE_DB, MAX_SPECTRAL_EFFICIENCY = 7.0, 7.4063
+PROCESSOR_MODELS = ("cpu", "gpu")
+
 
 def robust_instance(
     profile: Profile,
@@ -32,8 +51,12 @@ def robust_instance(
     deadline_factor: float = 1.0,
     epsilon: float = 0.05,
     bandwidth: float = 20e6,
+    processor_model: str = "cpu",
 ) -> dict[str, Any]:
-    """N devices running ``profile``; deadline = factor × the all-local mean time at f_max."""
+    """N devices running ``profile``; deadline = factor × the all-local mean time at f_max.
+
+    ``processor_model`` 'gpu' gives Xavier NX GPUs with their DVFS table and the physical radio.
+    """
     if devices < 1:
         raise ValueError("need at least one device")
     missing = [layer.name for layer in profile.layers if processor not in layer.time]
@@ -42,11 +65,13 @@ def robust_instance(
             f"profile '{profile.name}' has no '{processor}' times for "
             f"{', '.join(missing[:3])}: measure it with `optsplit profile`"
         )
+    if processor_model not in PROCESSOR_MODELS:
+        raise ValueError(f"processor model '{processor_model}' is none of {', '.join(PROCESSOR_MODELS)}")
+    gpu = processor_model == "gpu"
     rng = np.random.default_rng(seed)
-    local_at_max = (
-        sum(layer.time[processor].mean for layer in profile.layers) * LOCAL_SCALE * host_clock / JETSON_F_MAX
-    )
-    devs = []
+    host_time = sum(layer.time[processor].mean for layer in profile.layers)
+    local_at_max = host_time * (GPU_SCALE if gpu else LOCAL_SCALE * host_clock / JETSON_F_MAX)
+    devs: list[dict[str, Any]] = []
     for i in range(devices):
         devs.append(
             {
@@ -67,12 +92,29 @@ def robust_instance(
                 "epsilon": epsilon,
             }
         )
+        if gpu:
+            dev = devs[-1]
+            for key in ("f_min", "f_max", "kappa", "static_power"):
+                del dev[key]
+            dev.update(
+                processor_model="gpu",
+                clocks=list(XAVIER_NX_GPU_CLOCKS),
+                f_ref=XAVIER_NX_GPU_CLOCKS[-1],
+                local_scale=GPU_SCALE,
+                insensitive_fraction=GPU_INSENSITIVE,
+                power=list(GPU_POWER),
+            )
+    system: dict[str, Any] = {"bandwidth": bandwidth, "noise_density_dbm": -174.0}
+    if gpu:
+        system.update(noise_figure_db=NOISE_FIGURE_DB, max_spectral_efficiency=MAX_SPECTRAL_EFFICIENCY)
+    system.update(epsilon=epsilon, devices=devs)
+    kind = "Jetson Xavier NX GPU" if gpu else "Jetson-class"
     return {
-        "name": f"robust-{profile.name}-{devices}dev-s{seed}",
-        "description": f"{devices} Jetson-class devices running {profile.name}, seed {seed}, "
+        "name": f"robust-{profile.name}{'-gpu' if gpu else ''}-{devices}dev-s{seed}",
+        "description": f"{devices} {kind} devices running {profile.name}, seed {seed}, "
         f"deadline factor {deadline_factor}, epsilon {epsilon}",
         "formulation": "robust",
-        "robust": {"bandwidth": bandwidth, "noise_density_dbm": -174.0, "epsilon": epsilon, "devices": devs},
+        "robust": system,
     }
 
 
@@ -84,11 +126,21 @@ def _make(
     deadline_factor: float,
     epsilon: float,
     bandwidth: float,
+    processor_model: str = "cpu",
 ) -> dict[str, Any]:
+    if processor_model not in PROCESSOR_MODELS:
+        raise InputError(f"expected one of {', '.join(PROCESSOR_MODELS)}", path="--processor-model")
     loaded, ref = profile_reference(profile, output)
     try:
         return robust_instance(
-            loaded, ref, devices, seed, deadline_factor=deadline_factor, epsilon=epsilon, bandwidth=bandwidth
+            loaded,
+            ref,
+            devices,
+            seed,
+            deadline_factor=deadline_factor,
+            epsilon=epsilon,
+            bandwidth=bandwidth,
+            processor_model=processor_model,
         )
     except ValueError as exc:
         raise InputError(str(exc), path="--profile") from None
@@ -119,6 +171,7 @@ def generators() -> dict[str, Generator]:
             open_maximum=True,
         ),
         Param("bandwidth", float, 20e6, "total uplink bandwidth [Hz]", minimum=0, open_minimum=True),
+        Param("processor-model", str, "cpu", "cpu, or gpu: Xavier NX GPU clock table, physical radio"),
     )
     return {
         "robust": Generator(

@@ -3,7 +3,9 @@ partition is a path through two rows (device, server) and the chance constraint 
 the path's summed mean and variance (Cantelli: μ + sqrt((1−ε)/ε)·σ ≤ D).
 
 Built from the instance's profile alone (no array shared with the solvers), so that it
-checks the partition `enumerate` and the other methods choose.
+checks the partition `enumerate` and the other methods choose. Variances add along a path,
+so the check holds for independent layers only (a device with a covariance or 'comonotone'
+has variances that are not sums over layers).
 """
 
 from __future__ import annotations
@@ -42,19 +44,28 @@ def _layer_figures(dev: RobustDevice) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def device_graph(
-    dev: RobustDevice, noise_density: float, f: float, b: float
+    dev: RobustDevice, noise_density: float, f: float, b: float, max_se: float = math.inf
 ) -> tuple[LayeredGraph, np.ndarray]:
     """The two-row layered graph of ``dev`` at clock ``f`` and bandwidth ``b``: edge costs are
     device energy, edge resources (mean time, time variance). The uplink carries tensor k
     (k < L) once; the result of the last layer reaches the sink from either row for free."""
     cycles, cycles_var, server, server_var, bits = _layer_figures(dev)
     L = cycles.size
-    rate = b * math.log2(1.0 + dev.tx_power * dev.gain / (noise_density * b)) if b > 0 else 0.0
+    se = min(math.log2(1.0 + dev.tx_power * dev.gain / (noise_density * b)), max_se) if b > 0 else 0.0
+    rate = b * se
     tx_time = np.where(rate > 0, bits / max(rate, 1e-300), np.inf)
     uplink = np.append(dev.tx_power * tx_time[:L], np.inf)  # nothing is sent after the last layer
     back = np.full(L + 1, np.inf)
     back[L] = 0.0  # a result computed on the server ends the path
-    compute = np.stack([dev.kappa * cycles * f**2 + dev.static_power * cycles / f, np.zeros(L)], axis=1)
+    if dev.power is None:  # cpu: time W/f, power κf³ + P_static
+        seconds, seconds_var = cycles / f, cycles_var / f**2
+        work = dev.kappa * cycles * f**2 + dev.static_power * cycles / f
+    else:  # gpu: each layer's time at f_ref scaled by (1 − φ)·f_ref/f + φ, its std alike
+        phi = dev.insensitive_fraction
+        scale = (1.0 - phi) * dev.f_ref / f + phi
+        seconds, seconds_var = cycles / dev.f_ref * scale, cycles_var / dev.f_ref**2 * scale**2
+        work = sum(p * (f / 1e9) ** k for k, p in enumerate(dev.power)) * seconds
+    compute = np.stack([work, np.zeros(L)], axis=1)
     graph = build_layered(
         2,
         L,
@@ -71,17 +82,17 @@ def device_graph(
     mean = np.where(
         on_link,
         np.where(graph.link == 0, tx_time[np.minimum(graph.copy, L)], 0.0),
-        np.where(head_node == DEVICE, cycles[layer] / f, server[layer]),
+        np.where(head_node == DEVICE, seconds[layer], server[layer]),
     )
-    var = np.where(on_link, 0.0, np.where(head_node == DEVICE, cycles_var[layer] / f**2, server_var[layer]))
+    var = np.where(on_link, 0.0, np.where(head_node == DEVICE, seconds_var[layer], server_var[layer]))
     return graph, np.stack([mean, var], axis=1)
 
 
 def cheapest_partition(
-    dev: RobustDevice, noise_density: float, f: float, b: float
+    dev: RobustDevice, noise_density: float, f: float, b: float, max_se: float = math.inf
 ) -> tuple[float, int] | None:
     """(energy, partition) of the cheapest partition meeting the chance constraint at (f, b)."""
-    graph, resources = device_graph(dev, noise_density, f, b)
+    graph, resources = device_graph(dev, noise_density, f, b, max_se)
     k = math.sqrt((1 - dev.epsilon) / dev.epsilon)
     limit = dev.deadline * (1 + PLAN_RELATIVE)
 

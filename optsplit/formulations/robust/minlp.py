@@ -3,7 +3,11 @@
 One-hot partition x[n, m]; because x is one-hot, Σ_m x·sqrt(v_m(f)) equals sqrt(Σ_m x·v_m(f))
 and the chance constraint is linear in x. The transfer time z[n] satisfies
 z·R(b) ≥ Σ_m x·bits_m (a nonconvex product SCIP handles); every variable is bounded, as
-SCIP requires. Units scaled as in the convex allocation: GHz, MHz, 10⁹ cycles, 10⁶ bits.
+SCIP requires. The rate r ≤ b·log2(1 + c/b) and r ≤ η_max·b (the spectral-efficiency cap).
+A clock table is exact: one binary per (point, entry) pair, with the latency bound and the
+computing energy of each pair as constants. A gpu's energy on a range is
+Σ_m x_m·Σ_i p_i(a_m·f^(i−1) + c_m·f^i). Units scaled as in the convex allocation: GHz, MHz,
+10⁹ cycles, 10⁶ bits.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import math
 
 import pyomo.environ as pyo
 
+from optsplit.formulations.robust import kkt
 from optsplit.formulations.robust.data import RobustData
+from optsplit.formulations.robust.physics import local_energy, robust_latency
 
 GHZ, MHZ, GIGA, MEGA = 1e9, 1e6, 1e9, 1e6
 MIN_SHARE = 1e-9  # b ≥ MIN_SHARE·B keeps log(1 + c/b) finite; a device sending nothing loses nothing
@@ -28,26 +34,63 @@ def build(data: RobustData) -> pyo.ConcreteModel:
     m.f = pyo.Var(m.N, bounds=lambda _m, n: (devs[n].f_min / GHZ, devs[n].f_max / GHZ))
     m.b = pyo.Var(m.N, bounds=(MIN_SHARE * B, B))
     m.z = pyo.Var(m.N, bounds=lambda _m, n: (0.0, devs[n].deadline))
+    # rate, Mbit/s, bounded by the rate at the whole band (R is increasing), as SCIP needs
+    m.r = pyo.Var(
+        m.N,
+        bounds=lambda _m, n: (
+            0.0,
+            B * min(math.log2(1 + devs[n].snr_per_hz / data.bandwidth), devs[n].max_se) * (1 + 1e-9),
+        ),
+    )
 
     def rate(n: int) -> pyo.Expression:
         snr = devs[n].snr_per_hz / MHZ
         return m.b[n] * pyo.log(1 + snr / m.b[n]) / math.log(2.0)
 
     m.one_hot = pyo.Constraint(m.N, rule=lambda _m, n: sum(m.x[n, k] for k in range(devs[n].num_points)) == 1)
+    m.shannon = pyo.Constraint(m.N, rule=lambda _m, n: m.r[n] <= rate(n))
+    capped = [n for n, d in enumerate(devs) if math.isfinite(d.max_se)]
+    m.cap = pyo.Constraint(capped, rule=lambda _m, n: m.r[n] <= devs[n].max_se * m.b[n])
     m.transfer = pyo.Constraint(
         m.N,
         rule=lambda _m, n: (
-            m.z[n] * rate(n) >= sum(m.x[n, k] * devs[n].bits[k] / MEGA for k in range(devs[n].num_points))
+            m.z[n] * m.r[n] >= sum(m.x[n, k] * devs[n].bits[k] / MEGA for k in range(devs[n].num_points))
         ),
     )
+    # a clock table: one binary w per kept (point, entry) pair (kkt.clock_choices drops only
+    # pairs another beats), x their sum per point; latency bound and energy are then linear in w
+    choices = kkt.clock_choices(data)
+    clocks = {n: d.clocks for n, d in enumerate(devs) if d.clocks is not None}
+    table = list(clocks)
+    m.W = pyo.Set(initialize=[(n, k, j) for n in table for k, j in choices[n]], dimen=3)
+    m.w = pyo.Var(m.W, domain=pyo.Binary)
+    m.pair = pyo.Constraint(
+        [(n, k) for n in table for k in range(devs[n].num_points)],
+        rule=lambda _m, n, k: m.x[n, k] == sum(m.w[n, kk, j] for kk, j in choices[n] if kk == k),
+    )
+    m.table_clock = pyo.Constraint(
+        table, rule=lambda _m, n: m.f[n] == sum(m.w[n, k, j] * clocks[n][j] / GHZ for k, j in choices[n])
+    )
+
+    def pair_figures(n: int, k: int, j: int) -> tuple[float, float]:
+        """μ + kσ without the transfer, and the computing energy, at point k and entry j."""
+        d, f = devs[n], clocks[n][j]
+        bound = robust_latency(
+            d.a[k], d.s[k], d.mu_e[k], d.var_e[k], 0.0, f, 1.0, 1.0, d.margin, d.c[k], d.q[k]
+        )
+        work = local_energy(d.a[k], f, d.kappa, d.static_power, d.c[k], d.power)
+        return float(bound), float(work)
 
     def deadline(_m: pyo.ConcreteModel, n: int) -> pyo.Expression:
         d = devs[n]
+        if d.clocks is not None:
+            return sum(m.w[n, k, j] * pair_figures(n, k, j)[0] for k, j in choices[n]) + m.z[n] <= d.deadline
         terms = []
         for k in range(d.num_points):
-            a, s = d.a[k] / GIGA, d.s[k] / GIGA
-            local = a / m.f[n] if a > 0 else 0.0
-            spread = pyo.sqrt((s / m.f[n]) ** 2 + d.var_e[k]) if s > 0 else math.sqrt(d.var_e[k])
+            a, s, q = d.a[k] / GIGA, d.s[k] / GIGA, d.q[k]
+            local = a / m.f[n] + d.c[k] if a > 0 else 0.0
+            fixed = math.sqrt(q**2 + d.var_e[k])
+            spread = pyo.sqrt((s / m.f[n] + q) ** 2 + d.var_e[k]) if s > 0 else fixed
             terms.append(m.x[n, k] * (local + d.mu_e[k] + d.margin * spread))
         return sum(terms) + m.z[n] <= d.deadline
 
@@ -56,6 +99,20 @@ def build(data: RobustData) -> pyo.ConcreteModel:
 
     def device_energy(n: int) -> pyo.Expression:
         d = devs[n]
+        if d.clocks is not None:
+            return sum(m.w[n, k, j] * pair_figures(n, k, j)[1] for k, j in choices[n]) + d.tx_power * m.z[n]
+        if d.power is not None:  # P(f)·(a/f + c) = Σ_i p_i(a·f^(i−1) + c·f^i), f in GHz: convex terms
+            compute = sum(
+                m.x[n, k]
+                * sum(
+                    p * (d.a[k] / GIGA * m.f[n] ** (i - 1) + d.c[k] * m.f[n] ** i)
+                    for i, p in enumerate(d.power)
+                    if p != 0
+                )
+                for k in range(d.num_points)
+                if d.a[k] > 0
+            )
+            return compute + d.tx_power * m.z[n]
         kappa = d.kappa * GIGA * GHZ**2
         static = d.static_power * GIGA / GHZ
         compute = sum(
@@ -69,11 +126,20 @@ def build(data: RobustData) -> pyo.ConcreteModel:
     return m
 
 
-def read_plan(m: pyo.ConcreteModel, data: RobustData) -> tuple[list[int], list[float], list[float]]:
-    """Partition point, clock (Hz) and bandwidth (Hz) per device from a solved model."""
-    parts, f, b = [], [], []
+def read_plan(
+    m: pyo.ConcreteModel, data: RobustData
+) -> tuple[list[int], list[float], list[float], list[int]]:
+    """Partition point, clock (Hz), bandwidth (Hz) and clock-table index (−1 without a table)
+    per device from a solved model."""
+    parts, f, b, levels = [], [], [], []
     for n, d in enumerate(data.devices):
         parts.append(max(range(d.num_points), key=lambda k: pyo.value(m.x[n, k])))
-        f.append(pyo.value(m.f[n]) * GHZ)
         b.append(pyo.value(m.b[n]) * MHZ if d.bits[parts[-1]] > 0 else 0.0)
-    return parts, f, b
+        if d.clocks is None:
+            levels.append(-1)
+            f.append(pyo.value(m.f[n]) * GHZ)
+        else:
+            pairs = [(k, j) for (nn, k, j) in m.W if nn == n]
+            levels.append(max(pairs, key=lambda kj: pyo.value(m.w[n, kj[0], kj[1]]))[1])
+            f.append(float(d.clocks[levels[-1]]))
+    return parts, f, b, levels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from optsplit.instance.model import Profile
@@ -9,7 +10,13 @@ from optsplit.instance.model import Profile
 
 @dataclass(frozen=True)
 class RobustDevice:
-    """A mobile device of the `robust` problem: its DNN, clock range, power and radio."""
+    """A mobile device of the `robust` problem: its DNN, clock range, power and radio.
+
+    ``processor_model`` 'cpu': local time W/f, power κf³ + P_static. 'gpu': local time
+    a/f + c with the fraction ``insensitive_fraction`` of the time at f_ref not scaling with
+    the clock, power the polynomial Σ power[k]·(f/GHz)^k (W). ``clocks``: a discrete DVFS table
+    (Hz, ascending); f_min and f_max are then its ends.
+    """
 
     name: str
     profile: Profile
@@ -28,12 +35,20 @@ class RobustDevice:
     flops_per_cycle: float | None = None
     server_speed: float | None = None
     static_power: float = 0.0
+    correlation: str = "measured"  # of layer times: measured (covariance), independent, comonotone
+    processor_model: str = "cpu"
+    clocks: tuple[float, ...] | None = None
+    insensitive_fraction: float = 0.0
+    power: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
 class RobustSystem:
-    """N devices sharing uplink bandwidth (Hz) to one edge server; noise PSD in W/Hz."""
+    """N devices sharing uplink bandwidth (Hz) to one edge server; noise PSD in W/Hz at the
+    receiver (thermal density times the noise figure); spectral efficiency capped at
+    ``max_spectral_efficiency`` bit/s/Hz (the highest modulation and coding scheme)."""
 
     bandwidth: float
     noise_density: float
     devices: tuple[RobustDevice, ...]
+    max_spectral_efficiency: float = math.inf

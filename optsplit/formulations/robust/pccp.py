@@ -129,10 +129,14 @@ def _point_tables(data: RobustData, b: np.ndarray, price: float | None) -> tuple
         k = slice(0, d.num_points)
         fi, bi = f[: d.num_points, i], bw[: d.num_points, i]
         c[i, k] = (
-            energy(d.a, d.bits, fi, bi, d.kappa, d.static_power, d.tx_power, d.snr_per_hz)
+            energy(
+                d.a, d.bits, fi, bi, d.kappa, d.static_power, d.tx_power, d.snr_per_hz, d.c, d.power, d.max_se
+            )
             + charge[: d.num_points, i]
         )
-        L[i, k] = robust_latency(d.a, d.s, d.mu_e, d.var_e, d.bits, fi, bi, d.snr_per_hz, d.margin)
+        L[i, k] = robust_latency(
+            d.a, d.s, d.mu_e, d.var_e, d.bits, fi, bi, d.snr_per_hz, d.margin, d.c, d.q, d.max_se
+        )
     return c, L
 
 

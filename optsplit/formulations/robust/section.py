@@ -18,6 +18,15 @@ from optsplit.instance.messages import quoted
 from optsplit.instance.model import Profile, dbm_to_watt, path_loss_gain
 from optsplit.spec import LoadContext, Section
 
+# Radio defaults keep instances written before these fields with their answers: no noise
+# figure, no cap. Physical figures (used by the shipped gpu instances, see formulations/robust.md):
+# noise figure 7 dB at the base-station receiver, between the 5 dB and 9 dB that 3GPP's
+# system-level simulation assumptions give a gNB and a UE (TR 36.814 / TR 38.802; assumed);
+# 7.4063 bit/s/Hz, the highest spectral efficiency of the 5G NR 256-QAM CQI table (3GPP TS
+# 38.214 table 5.2.2.1-3, CQI 15: code rate 948/1024 x 8 bits).
+NOISE_FIGURE_DB = 0.0
+MAX_SPECTRAL_EFFICIENCY = math.inf
+
 
 def build_robust(doc: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, Any]) -> RobustSystem:
     """Build the `[robust]` section; checks that need more than one field at a time."""
@@ -30,10 +39,9 @@ def build_robust(doc: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, A
         if raw["name"] in seen:
             raise InputError(f"duplicate device name {quoted(raw['name'])}", source=source, path=f"{at}.name")
         seen.add(raw["name"])
-        if raw["f_min"] > raw["f_max"]:
-            raise InputError(
-                f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source, path=f"{at}.f_min"
-            )
+        f_min, f_max, clocks = _clock_range(raw, source, at)
+        model = raw.get("processor_model", "cpu")
+        power = _processor(raw, model, source, at)
         if "gain" not in raw and "distance" not in raw:
             raise InputError("give the channel as 'gain' or 'distance'", source=source, path=at)
         key = raw["profile"] if isinstance(raw["profile"], str) else None
@@ -56,10 +64,10 @@ def build_robust(doc: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, A
             RobustDevice(
                 name=raw["name"],
                 profile=profile,
-                f_min=float(raw["f_min"]),
-                f_max=float(raw["f_max"]),
-                f_ref=float(raw.get("f_ref", raw["f_max"])),
-                kappa=float(raw["kappa"]),
+                f_min=f_min,
+                f_max=f_max,
+                f_ref=float(raw.get("f_ref", f_max)),
+                kappa=float(raw.get("kappa", 0.0)),
                 tx_power=float(raw["tx_power"]),
                 gain=gain,
                 deadline=float(raw["deadline"]),
@@ -71,11 +79,105 @@ def build_robust(doc: Mapping[str, Any], ctx: LoadContext, built: Mapping[str, A
                 flops_per_cycle=raw.get("flops_per_cycle"),
                 server_speed=raw.get("server_speed"),
                 static_power=float(raw.get("static_power", 0.0)),
+                correlation=str(raw.get("correlation", "measured")),
+                processor_model=model,
+                clocks=clocks,
+                insensitive_fraction=float(raw.get("insensitive_fraction", 0.0)),
+                power=power,
             )
         )
-    dbm = float(doc.get("noise_density_dbm", -174.0))
-    noise = _finite_positive(dbm_to_watt, dbm, "noise density (W/Hz)", source, "robust.noise_density_dbm")
-    return RobustSystem(float(doc["bandwidth"]), noise, tuple(devices))
+    dbm = float(doc.get("noise_density_dbm", -174.0)) + float(doc.get("noise_figure_db", NOISE_FIGURE_DB))
+    at = "robust.noise_figure_db" if "noise_figure_db" in doc else "robust.noise_density_dbm"
+    noise = _finite_positive(dbm_to_watt, dbm, "receiver noise density (W/Hz)", source, at)
+    cap = float(doc.get("max_spectral_efficiency", MAX_SPECTRAL_EFFICIENCY))
+    return RobustSystem(float(doc["bandwidth"]), noise, tuple(devices), cap)
+
+
+def _clock_range(raw: dict[str, Any], source: str, at: str) -> tuple[float, float, tuple[float, ...] | None]:
+    """The clock range [f_min, f_max], or a DVFS table (positive, strictly ascending) and its ends."""
+    if "clocks" in raw:
+        for key in ("f_min", "f_max"):
+            if key in raw:
+                raise InputError(
+                    f"give either 'clocks' or f_min/f_max, not both ({key} is set)",
+                    source=source,
+                    path=f"{at}.{key}",
+                )
+        clocks = tuple(float(f) for f in raw["clocks"])
+        for j, f in enumerate(clocks):
+            if not 0.0 < f < math.inf:
+                raise InputError(
+                    f"clock {f!r} Hz is not positive and finite", source=source, path=f"{at}.clocks[{j}]"
+                )
+            if j > 0 and f <= clocks[j - 1]:
+                raise InputError(
+                    f"clock {f!r} Hz does not exceed the one before ({clocks[j - 1]!r} Hz): "
+                    "list the table strictly ascending, without duplicates",
+                    source=source,
+                    path=f"{at}.clocks[{j}]",
+                )
+        return clocks[0], clocks[-1], clocks
+    for key in ("f_min", "f_max"):
+        if key not in raw:
+            raise InputError(
+                f"give the clock range f_min, f_max or a table 'clocks' ({key} is missing)",
+                source=source,
+                path=at,
+            )
+    if raw["f_min"] > raw["f_max"]:
+        raise InputError(
+            f"f_min {raw['f_min']} exceeds f_max {raw['f_max']}", source=source, path=f"{at}.f_min"
+        )
+    return float(raw["f_min"]), float(raw["f_max"]), None
+
+
+def _processor(raw: dict[str, Any], model: str, source: str, at: str) -> tuple[float, ...] | None:
+    """The power model's fields: kappa for a CPU; for a GPU the power polynomial (coefficients
+    ≥ 0, which keeps the energy convex in the clock) and no CPU-only field."""
+    if model == "cpu":
+        for key in ("power", "insensitive_fraction"):
+            if key in raw:
+                raise InputError(
+                    f"'{key}' is a gpu field; set processor_model = \"gpu\"",
+                    source=source,
+                    path=f"{at}.{key}",
+                )
+        if "kappa" not in raw:
+            raise InputError(
+                "a cpu device needs 'kappa' (dynamic power kappa f^3)", source=source, path=f"{at}.kappa"
+            )
+        return None
+    for key in ("kappa", "static_power"):
+        if key in raw:
+            raise InputError(
+                f"'{key}' belongs to the cpu power model; a gpu's power is the polynomial 'power'",
+                source=source,
+                path=f"{at}.{key}",
+            )
+    if "power" not in raw:
+        raise InputError(
+            "a gpu device needs its power curve 'power' (W, coefficients of (f/GHz)^k, ascending)",
+            source=source,
+            path=f"{at}.power",
+        )
+    power = tuple(float(p) for p in raw["power"])
+    for k, p in enumerate(power):
+        if not 0.0 <= p < math.inf:
+            raise InputError(
+                f"power coefficient {p!r} must be finite and >= 0 (the energy stays convex in the clock)",
+                source=source,
+                path=f"{at}.power[{k}]",
+            )
+    if not any(power):
+        raise InputError("the power curve is zero everywhere", source=source, path=f"{at}.power")
+    if "insensitive_fraction" not in raw:
+        raise InputError(
+            "a gpu device needs 'insensitive_fraction' "
+            "(the share of its time at f_ref that the clock does not change)",
+            source=source,
+            path=f"{at}.insensitive_fraction",
+        )
+    return power
 
 
 def _finite_positive(

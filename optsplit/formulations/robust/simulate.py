@@ -1,10 +1,16 @@
 """Monte Carlo check of a `robust` plan's promise: Pr(latency > D) ≤ ε per device.
 
-Local cycles and server time are drawn independently from several laws with the profiled
-mean and variance (Gaussian, gamma, lognormal), plus the worst case for Cantelli: the
-two-point law of the total time (μ + kσ w.p. ε, μ − σ/k w.p. 1 − ε), which has the right
-mean and variance and reaches the bound. A completion within 1e-9·D of the deadline is
-counted as a miss, so that two-point law shows its supremum ε on a tight deadline.
+Summed laws: local cycles and server time are drawn independently of each other from laws
+with the profiled mean and variance of each part (Gaussian, gamma, lognormal; the variance
+includes the layers' covariance), plus the worst case for Cantelli: the two-point law of the
+total time (μ + kσ w.p. ε, μ − σ/k w.p. 1 − ε), which has the right mean and variance and
+reaches the bound. Per-layer laws ('layers-…'): every layer's time is drawn, with the
+layers' correlation (`correlation.py`) through a Gaussian copula — correlated standard
+normals Z = A·g with AAᵀ the layers' correlation matrix — and Gaussian, gamma or lognormal
+marginals of the layer's mean and variance; with Gaussian marginals the draws have exactly
+the layers' covariance, with the others the correlation of Z (the copula's, close to it).
+A completion within 1e-9·D of the deadline is counted as a miss, so that two-point law
+shows its supremum ε on a tight deadline.
 """
 
 from __future__ import annotations
@@ -15,15 +21,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy.special import gammainccinv, ndtr
 
-from optsplit.formulations.robust.evaluate import device_times, shannon_rate
+from optsplit.formulations.robust.correlation import part_layers
+from optsplit.formulations.robust.evaluate import device_times, local_stats, shannon_rate
 from optsplit.formulations.robust.model import RobustSystem
 from optsplit.instance.model import Instance
 
 if TYPE_CHECKING:
     from distributed import Client
 
-DISTRIBUTIONS = ("gaussian", "gamma", "lognormal", "two-point")
+SUMMED = ("gaussian", "gamma", "lognormal", "two-point")
+PER_LAYER = ("layers-gaussian", "layers-gamma", "layers-lognormal")
+DISTRIBUTIONS = SUMMED + PER_LAYER  # the order fixes each law's random stream
 BLOCK = 1_000  # draws per stream block; results do not depend on how blocks are grouped
 CHUNK = 1_000_000  # draws per task and per array, so memory stays bounded for any N
 
@@ -49,6 +59,50 @@ def _fill(law: str, mean: float, var: float, rng: np.random.Generator, out: np.n
         raise ValueError(f"unknown distribution '{law}'")
 
 
+@dataclass(frozen=True, eq=False)
+class LayerDraws:
+    """The per-layer law of one part: its random layers' means, stds and a factor A of their
+    correlation matrix (rows of unit norm), plus the summed time of its constant layers."""
+
+    mean: np.ndarray
+    sd: np.ndarray
+    factor: np.ndarray | None  # None: independent layers (A = I)
+    fixed: float
+
+    def total(self, law: str, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` draws of the part's time (sum over its layers) under marginal ``law``."""
+        if self.mean.size == 0:
+            return np.full(size, self.fixed)
+        z = rng.standard_normal((size, self.mean.size if self.factor is None else self.factor.shape[1]))
+        if self.factor is not None:
+            z = z @ self.factor.T
+        if law == "gaussian":
+            x = self.mean + self.sd * z
+        elif law == "lognormal":
+            s2 = np.log1p((self.sd / self.mean) ** 2)
+            x = np.exp(np.log(self.mean) - s2 / 2 + np.sqrt(s2) * z)
+        elif law == "gamma":
+            shape, scale = (self.mean / self.sd) ** 2, self.sd**2 / self.mean
+            x = scale * gammainccinv(shape, ndtr(-z))  # upper tail from the upper tail of z
+        else:
+            raise ValueError(f"unknown distribution 'layers-{law}'")
+        return np.asarray(x.sum(axis=1) + self.fixed)
+
+
+def layer_draws(mean: np.ndarray, var: np.ndarray, cov: np.ndarray | None) -> LayerDraws:
+    """The copula of a part: layers with positive mean and variance are random, the rest fixed."""
+    random = (var > 0) & (mean > 0)
+    sd = np.sqrt(var[random])
+    factor = None
+    if cov is not None and sd.size:
+        corr = cov[np.ix_(random, random)] / np.outer(sd, sd)
+        w, v = np.linalg.eigh((corr + corr.T) / 2)
+        keep = w > 1e-12 * max(float(w[-1]), 0.0)
+        factor = v[:, keep] * np.sqrt(w[keep])
+        factor /= np.linalg.norm(factor, axis=1, keepdims=True)  # unit variance per layer
+    return LayerDraws(mean[random], sd, factor, float(mean[~random].sum()))
+
+
 @dataclass(frozen=True)
 class DeviceLaw:
     """One device of a plan under one law: its time's parts, and when a completion is a miss."""
@@ -64,6 +118,8 @@ class DeviceLaw:
     server_var: float
     epsilon: float
     miss_at: float
+    local_layers: LayerDraws | None = None  # per-layer laws only
+    server_layers: LayerDraws | None = None
 
 
 def count_misses(task: DeviceLaw, seed: int, first: int, last: int, samples: int) -> int:
@@ -87,6 +143,10 @@ def count_misses(task: DeviceLaw, seed: int, first: int, last: int, samples: int
         hi = min(lo + BLOCK, size)
         if task.law == "two-point":
             rng.random(out=local[lo:hi])
+        elif task.local_layers is not None and task.server_layers is not None:
+            marginal = task.law.removeprefix("layers-")
+            local[lo:hi] = task.local_layers.total(marginal, rng, hi - lo)
+            server[lo:hi] = task.server_layers.total(marginal, rng, hi - lo)
         else:
             _fill(task.law, task.cycles_mean, task.cycles_var, rng, local[lo:hi])
             _fill(task.law, task.server_mean, task.server_var, rng, server[lo:hi])
@@ -177,24 +237,35 @@ def _device_laws(system: RobustSystem, plan: Mapping[str, Any], laws: tuple[str,
         dev = system.devices[i]
         m, f, b = int(entry["partition"]), float(entry["frequency"]), float(entry["bandwidth"])
         t = device_times(dev, m)
-        rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density)
+        rate = shannon_rate(b, dev.tx_power, dev.gain, system.noise_density, system.max_spectral_efficiency)
+        local_mean, local_std, _ = local_stats(dev, t, f)  # drawn as "cycles" (time × f) at f
         tx = 0.0 if t.bits == 0 else (t.bits / rate if rate > 0 else math.inf)
+        parts: tuple[LayerDraws | None, LayerDraws | None] = (None, None)
+        if any(law in PER_LAYER for law in laws):
+            mean, var, cov = part_layers(dev, m, True)
+            if dev.power is not None:  # gpu: the "cycles" that give its time a/f + c at f
+                phi = dev.insensitive_fraction
+                g = ((1.0 - phi) * dev.f_ref / f + phi) * f / dev.f_ref
+                mean, var, cov = mean * g, var * g**2, None if cov is None else cov * g**2
+            parts = (layer_draws(mean, var, cov), layer_draws(*part_layers(dev, m, False)))
         for law in laws:
             if law not in DISTRIBUTIONS:
                 raise ValueError(f"unknown distribution '{law}'")
+            per_layer = parts if law in PER_LAYER else (None, None)
             tasks.append(
                 DeviceLaw(
                     dev.name,
                     law,
                     (i, DISTRIBUTIONS.index(law)),
-                    t.cycles_mean,
-                    t.cycles_var,
+                    local_mean * f,
+                    (local_std * f) ** 2,
                     f,
                     tx,
                     t.server_mean,
                     t.server_var,
                     dev.epsilon,
                     dev.deadline * (1 - 1e-9),
+                    *per_layer,
                 )
             )
     return tasks
