@@ -95,8 +95,9 @@ def test_one_device_alexnet_reaches_optimum() -> None:
 
 
 def test_mobilenet_seed_206_gap_closed() -> None:
-    """(d) pccp's alternation stops 38.9 % above the optimum here; the local search's
-    two-device move (one device leaves the link, another takes its bandwidth) closes it."""
+    """(d) with the previous profiles the alternation stopped 38.9 % above the optimum here;
+    the local search's two-device move (one device leaves the link, another takes its
+    bandwidth) closes it."""
     profile = optsplit.load_profile(PROFILES / "mobilenet_v2.toml")
     doc = robust_instance(
         profile, str(PROFILES / "mobilenet_v2.toml"), 3, 206, deadline_factor=1.3, epsilon=0.1, bandwidth=2e7
