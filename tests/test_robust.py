@@ -66,8 +66,9 @@ def test_scip_equals_enumeration_on_34_instances(small_instances) -> None:
 
 @pytest.mark.slow
 def test_pccp_gap_to_the_optimum(small_instances) -> None:
-    """Measured on these 34 instances: pccp is within 1 % of the optimum on 31 (worst 30 %),
-    pccp-polish on 32 (worst 30 %); neither ever reports less than the optimum."""
+    """Measured on these 34 instances: pccp and pccp-polish reach the optimum on all 34 (their
+    local search's two-device moves; the alternation alone was 30 % above it at worst);
+    neither ever reports less than the optimum."""
     gaps, polished = [], []
     for inst in small_instances:
         ref = optsplit.solve(inst, "robust", "enumerate").objective
@@ -80,8 +81,7 @@ def test_pccp_gap_to_the_optimum(small_instances) -> None:
     gaps_, polished_ = np.array(gaps), np.array(polished)
     assert gaps_.min() >= -1e-6 and polished_.min() >= -1e-6  # never better than the optimum
     assert np.median(gaps_) <= 1e-4
-    assert np.mean(gaps_ <= 0.01) >= 0.9 and gaps_.max() <= 0.35
-    assert np.mean(polished_ <= 0.01) >= 0.9 and polished_.max() <= 0.35
+    assert gaps_.max() <= 1e-6 and polished_.max() <= 1e-6
     assert np.all(polished_ <= gaps_ + 1e-9)  # the polish never makes a plan worse
 
 

@@ -180,8 +180,8 @@ def _pccp_pipeline(
     settings = pccp.PccpSettings(**options.extra.get("pccp", {}))
     options = replace(options, extra={k: v for k, v in options.extra.items() if k != "pccp"})
     run = alternate.alternate(data, options, settings, backend or "cvxpy-clarabel")
-    if polish and run.best is not None and run.termination is not Termination.TIME_LIMIT:
-        run.best = alternate.polish(data, run.best, run, t0)
+    if run.best is not None and run.termination is not Termination.TIME_LIMIT:
+        run.best = alternate.polish(data, run.best, run, t0, capped=not polish)
     runtime = time.perf_counter() - t0
     if run.best is None:
         if run.termination is Termination.INFEASIBLE:
@@ -342,7 +342,8 @@ class RobustFormulation:
             "pccp": Method(
                 "pccp",
                 "paper's decomposition: convex allocation (CVXPY/Clarabel) "
-                "alternating with penalty-CCP partitioning",
+                "alternating with penalty-CCP partitioning, then a local search over one- and "
+                "two-device moves, each allocated exactly (on up to 400 split points)",
                 "heuristic",
                 run_pccp,
                 (ModelKind.CVXPY,),
@@ -351,8 +352,8 @@ class RobustFormulation:
             ),
             "pccp-polish": Method(
                 "pccp-polish",
-                "pccp followed by a 1-opt local search over "
-                "split points, each allocated exactly (optsplit's addition)",
+                "pccp with its local search at any size (one-device moves on large "
+                "instances too; optsplit's addition)",
                 "heuristic",
                 run_pccp_polish,
                 (ModelKind.CVXPY,),
