@@ -182,3 +182,17 @@ def test_pccp_reports_the_lagrangian_bound() -> None:
         assert res.bound is not None and res.bound <= ref.objective * (1 + 1e-9)
         assert res.objective - ref.objective <= res.objective - res.bound + 1e-12
         assert optsplit.solve(inst, "robust", "mean-only").bound is None
+
+
+def test_local_search_stops_at_its_time_limit_with_the_incumbent() -> None:
+    """A zero time limit: the search returns the vector it was given, labelled as a time limit."""
+    import time
+
+    data = prepare(optsplit.from_dict(regime_doc(3)))
+    parts = np.array([d.num_points - 1 for d in data.devices])
+    start = kkt.allocate(data, parts[None, :])
+    best = (float(start.energy[0]), parts, start.f[0], start.b[0])
+    run = alternate.Run(best, Termination.LOCALLY_SOLVED)
+    out = alternate.polish(data, best, run, time.perf_counter(), capped=False, time_limit=0.0)
+    assert out is best and run.termination is Termination.TIME_LIMIT
+    assert "time limit" in run.lines[-1]

@@ -181,7 +181,7 @@ def _pccp_pipeline(
     options = replace(options, extra={k: v for k, v in options.extra.items() if k != "pccp"})
     run = alternate.alternate(data, options, settings, backend or "cvxpy-clarabel")
     if run.best is not None and run.termination is not Termination.TIME_LIMIT:
-        run.best = alternate.polish(data, run.best, run, t0, capped=not polish)
+        run.best = alternate.polish(data, run.best, run, t0, capped=not polish, time_limit=options.time_limit)
     runtime = time.perf_counter() - t0
     if run.best is None:
         if run.termination is Termination.INFEASIBLE:

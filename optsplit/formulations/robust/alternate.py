@@ -268,10 +268,18 @@ def _neighbours(current: np.ndarray, sizes: list[int], pairs: bool) -> np.ndarra
     return np.unique(np.concatenate(rows), axis=0)
 
 
-def polish(data: RobustData, best: Incumbent, run: Run, t0: float, capped: bool = True) -> Incumbent:
+def polish(
+    data: RobustData,
+    best: Incumbent,
+    run: Run,
+    t0: float,
+    capped: bool = True,
+    time_limit: float | None = None,
+) -> Incumbent:
     """Local search: move one device's split point (or two devices' on small instances) at a
     time; candidates screened coarsely, the best few allocated exactly (KKT); repeat while
-    the energy drops. ``capped`` skips it beyond MAX_POLISH_CANDIDATES single moves."""
+    the energy drops. ``capped`` skips it beyond MAX_POLISH_CANDIDATES single moves; past
+    ``time_limit`` seconds from t0 it stops with the best vector so far (run.termination says so)."""
     sizes = [d.num_points for d in data.devices]
     if capped and sum(sizes) > MAX_POLISH_CANDIDATES:
         _say(run, f"polish skipped: {sum(sizes)} candidates > {MAX_POLISH_CANDIDATES}")
@@ -279,6 +287,10 @@ def polish(data: RobustData, best: Incumbent, run: Run, t0: float, capped: bool 
     pair_count = (sum(sizes) ** 2 - sum(s * s for s in sizes)) // 2
     pairs = pair_count <= MAX_PAIR_CANDIDATES
     while True:
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            run.termination = Termination.TIME_LIMIT
+            _say(run, f"local search stopped at the time limit of {time_limit:g} s")
+            return best
         candidates = _neighbours(best[1], sizes, pairs)
         screened = kkt.allocate(data, candidates, coarse=True)
         order = np.argsort(screened.energy)[:SCREENED]
