@@ -179,9 +179,28 @@ else:
     LOADER = LibyamlLoader
 
 
+LIBYAML_DEPTH_PROBLEM = "exceeded maximum nesting depth"
+
+
 def load_yaml(text: str, limits: ReadLimits, loader_class: Any = None) -> Any:
-    """Parse one YAML document within ``limits`` (raises yaml.YAMLError)."""
-    loader = (loader_class or LOADER)(text, limits)
+    """Parse one YAML document within ``limits`` (raises yaml.YAMLError).
+
+    libyaml 0.2.6 and newer refuse 1000 nesting levels in their scanner, which may look
+    ahead past our ``max_depth``; such a document is re-read by the Python event source,
+    so the verdict and its message depend on ``limits`` alone, not on the libyaml build.
+    """
+    loader_class = loader_class or LOADER
+    try:
+        return _load_with(loader_class, text, limits)
+    except MarkedYAMLError as exc:
+        if loader_class is PythonLoader or exc.problem != LIBYAML_DEPTH_PROBLEM:
+            raise
+    return _load_with(PythonLoader, text, limits)
+
+
+def _load_with(loader_class: Any, text: str, limits: ReadLimits) -> Any:
+    """One document read by one loader class, its resources released."""
+    loader = loader_class(text, limits)
     try:
         return loader.get_single_data()
     finally:
