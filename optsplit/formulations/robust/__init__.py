@@ -112,11 +112,11 @@ def run_enumerate(data: RobustData, backend: str | None, options: SolveOptions) 
 def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
     """The full MINLP, globally by SCIP through Pyomo.
 
-    SCIP's feasibility tolerance (1e-6, absolute) lets its point overrun a deadline by about a
-    microsecond; SCIP's partition is re-allocated exactly (KKT), which gives a plan meeting
-    every constraint at an energy within SCIP's tolerance of its own figure. Where that fails
-    SCIP's own point is returned as what the evaluator finds it to be, never as optimal. The
-    bound is SCIP's dual bound.
+    SCIP's feasibility tolerance (1e-6, absolute, in units of the longest deadline) lets its
+    point overrun a deadline by a millionth of it; SCIP's partition is re-allocated exactly
+    (KKT), which gives a plan meeting every constraint at an energy within SCIP's tolerance of
+    its own figure. Where that fails SCIP's own point is returned as what the evaluator finds
+    it to be, never as optimal. The bound is SCIP's dual bound.
     """
     t0 = time.perf_counter()
     from optsplit.formulations.robust import minlp
@@ -130,7 +130,10 @@ def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
         return _infeasible(data, runtime, out.solver, out.log)
     termination, solution = out.termination, out.solution_status
     plan, objective = None, None
-    metrics: dict[str, Any] = {"build_time": build_time, "scip_objective": out.objective}
+    unit = minlp.energy_unit(data)  # the model's energies are in this unit, J
+    scip_objective = None if out.objective is None else out.objective * unit
+    bound = None if out.bound is None else out.bound * unit
+    metrics: dict[str, Any] = {"build_time": build_time, "scip_objective": scip_objective}
     if out.has_solution:
         parts, f, b, levels = minlp.read_plan(model, data)
         tables = any(d.clocks is not None for d in data.devices)
@@ -160,7 +163,7 @@ def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
         termination,
         solution,
         objective,
-        out.bound,
+        bound,
         runtime,
         plan,
         metrics,
