@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyomo.environ as pyo
 
 from optsplit.formulations.robust import kkt
@@ -36,7 +37,10 @@ def energy_unit(data: RobustData) -> float:
     total = 0.0
     for d in data.devices:
         f = d.f_max if d.clocks is None else float(d.clocks[-1])
-        compute = d.kappa * f**3 + d.static_power if d.power is None else float(gpu_power(d.power, f))
+        if d.power is None:
+            compute = d.kappa * f**3 + d.static_power
+        else:
+            compute = float(gpu_power(d.power, np.asarray(f)))
         total += max(compute, d.tx_power) * d.deadline
     return total
 
