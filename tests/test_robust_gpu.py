@@ -230,10 +230,15 @@ def test_lagrangian_on_gpu_ranges_and_tables(discrete: bool) -> None:
             assert all(d["frequency"] in TABLE for d in res.plan["devices"] if d["partition"] > 0)
 
 
-def test_scip_equals_enumerate_on_the_benchmark_table_case() -> None:
-    """robust-gpu benchmark case alexnet-gpu-2dev-D1.3: enumerate finds 0.034519 J (device 1
-    split after block 4 at 803.25 MHz). With the model in seconds and joules SCIP's presolve
-    cut that point off and reported optimal 0.035957 J; in scaled units it finds it."""
+@pytest.mark.parametrize(
+    ("seed", "factor", "model", "optimum"),
+    [(1, 1.3, "gpu", 0.034519), (2, 2.5, "cpu", 0.031706)],
+    ids=["table-presolve", "range-soc"],
+)
+def test_scip_equals_enumerate_where_it_once_claimed_false_optima(seed, factor, model, optimum) -> None:
+    """Two 2-device AlexNet cases where SCIP proved a wrong optimum: on a clock table, with
+    the model in seconds and joules, its presolve cut off 0.034519 J (it claimed 0.035957 J);
+    on a cpu range its second-order-cone handler cut off 0.031706 J (claimed 0.033028 J)."""
     from optsplit.formulations.robust.generate import (
         MAX_SPECTRAL_EFFICIENCY,
         NOISE_FIGURE_DB,
@@ -242,10 +247,12 @@ def test_scip_equals_enumerate_on_the_benchmark_table_case() -> None:
 
     path = INSTANCES / "profiles" / "measured" / "alexnet.toml"
     doc = robust_instance(
-        optsplit.load_profile(path), str(path), 2, 1, deadline_factor=1.3, processor_model="gpu"
+        optsplit.load_profile(path), str(path), 2, seed, deadline_factor=factor, processor_model=model
     )
     doc["robust"].update(noise_figure_db=NOISE_FIGURE_DB, max_spectral_efficiency=MAX_SPECTRAL_EFFICIENCY)
     inst = optsplit.from_dict(doc)
     ref = solve_checked(inst, "enumerate")
     glob = solve_checked(inst, "scip", solver_options=SCIP_NODES)
+    assert ref.objective == pytest.approx(optimum, rel=1e-4)
+    assert glob.status is Status.OPTIMAL
     assert glob.objective == pytest.approx(ref.objective, rel=1e-9)

@@ -124,6 +124,8 @@ def run_scip(data: RobustData, backend: Any, options: SolveOptions) -> Result:
     model = minlp.build(data)
     build_time = time.perf_counter() - t0
     solver = get_backend(backend or "pyomo-scip") if not isinstance(backend, Backend) else backend
+    if solver.name == "pyomo-scip":
+        options = replace(options, extra={**minlp.SCIP_SETTINGS, **options.extra})
     out = solver.solve(model, options)
     runtime = build_time + out.runtime
     if out.termination is Termination.INFEASIBLE:
