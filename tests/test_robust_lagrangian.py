@@ -70,13 +70,20 @@ def test_bound_holds_over_wide_bandwidths(bandwidth: float) -> None:
 
 @pytest.mark.slow
 def test_bound_below_scip() -> None:
-    for doc in _random_docs(6, first_seed=300):
+    """The bound never exceeds SCIP's optimum, nor its incumbent where a node limit stops it
+    (random-305 does not close in 200,000 nodes)."""
+    proved = 0
+    for doc in _random_docs(20, first_seed=300):
         inst = optsplit.from_dict(doc)
-        glob = optsplit.solve(inst, "robust", "scip")
-        if glob.status is not Status.OPTIMAL:
-            continue
+        glob = optsplit.solve(inst, "robust", "scip", solver_options={"limits/nodes": 20_000})
         res = optsplit.solve(inst, "robust", "lagrangian")
-        assert res.bound <= glob.objective * (1 + 1e-6)
+        if glob.status is Status.INFEASIBLE:
+            assert res.status is Status.INFEASIBLE, doc["name"]
+            continue
+        assert glob.has_plan and res.bound is not None, doc["name"]
+        assert res.bound <= glob.objective * (1 + BOUND_SLACK), doc["name"]
+        proved += glob.status is Status.OPTIMAL
+    assert proved >= 15
 
 
 def test_certified_golden_brackets_a_convex_minimum() -> None:
