@@ -58,9 +58,11 @@ def test_bound_and_plan_against_enumeration() -> None:
 
 
 @pytest.mark.slow
-def test_bound_and_plan_against_enumeration_200() -> None:
-    gaps = _check_against_enumerate(_random_docs(200, first_seed=40))
-    assert len(gaps) >= 100
+@pytest.mark.parametrize("first", range(40, 240, 50))
+def test_bound_and_plan_against_enumeration_200(first: int) -> None:
+    """200 more seeds, in four chunks so that parallel workers share them."""
+    gaps = _check_against_enumerate(_random_docs(50, first_seed=first))
+    assert len(gaps) >= 25
 
 
 @pytest.mark.parametrize("bandwidth", WIDE_BANDWIDTHS[::2])
