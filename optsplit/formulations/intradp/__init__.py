@@ -21,7 +21,7 @@ from optsplit.formulations.intradp import planners
 from optsplit.formulations.intradp.data import KEY, SECTION, IntraDPData, prepare
 from optsplit.formulations.intradp.evaluate import build_timeline, evaluate_plan, read_shares
 from optsplit.formulations.intradp.recursion import durations, figures
-from optsplit.formulations.intradp.slicing import exchanges, grid_tables, held_rows
+from optsplit.formulations.intradp.slicing import GridTables, exchanges, grid_tables, held_rows
 from optsplit.problem import Method
 from optsplit.result import Evaluation, Result, SolutionStatus, Termination
 from optsplit.solvers.options import SolveOptions
@@ -244,6 +244,108 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
     )
 
 
+DP_OPTIONS = ("grid", "start", "max_states", "max_labels")
+DP_STOPS = {
+    "time_limit": Termination.TIME_LIMIT,
+    "label_limit": Termination.ITERATION_LIMIT,
+    "interrupted": Termination.INTERRUPTED,
+}
+
+
+def _grid_option(data: IntraDPData, options: SolveOptions) -> int:
+    grid = options.extra.get("grid", data.grid)
+    if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 100:
+        raise OptionError(f"grid must be an integer in 1..100, got {grid!r:.40}")
+    return grid
+
+
+def _count_option(options: SolveOptions, name: str, default: int | None) -> int | None:
+    value = options.extra.get(name, default)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise OptionError(f"{name} must be a positive integer, got {value!r:.40}")
+    return value
+
+
+def grid_incumbent(data: IntraDPData, tables: GridTables) -> planners.Planned:
+    """The best of the layer-wise plan, both extremes and the heuristic's plan, among those on
+    the grid of ``tables`` (layer-wise and extreme plans are on every grid)."""
+    best = planners.plan_layerwise(data, tables)
+    heuristic = planners.plan_intradp(data, grid_tables(data, planners.HEURISTIC_GRID))
+    held = held_rows(data, _shares(heuristic.gidx, planners.HEURISTIC_GRID))
+    hits = (tables.m == held[:, None]) & tables.allowed
+    if heuristic.value < best.value and hits.any(axis=1).all():
+        return planners.Planned(hits.argmax(axis=1), heuristic.value, heuristic.tried, heuristic.source)
+    return best
+
+
+def run_dp(data: IntraDPData, backend: str | None, options: SolveOptions) -> Result:
+    """Exact grid optimum by label setting (``labelsetting``), started from the best known plan
+    on the grid; at a limit, that plan and the proven bound of the labels still open."""
+    from optsplit.formulations.intradp import labelsetting
+
+    unknown = set(options.extra) - set(DP_OPTIONS)
+    if unknown:
+        raise OptionError(f"dp takes solver_options {', '.join(DP_OPTIONS)} only, got {sorted(unknown)}")
+    grid = _grid_option(data, options)
+    max_states = _count_option(options, "max_states", labelsetting.DEFAULT_MAX_STATES)
+    max_labels = _count_option(options, "max_labels", None)
+    t0 = time.perf_counter()
+    deadline = None if options.time_limit is None else t0 + options.time_limit
+    tables = grid_tables(data, grid)
+    search = labelsetting.LabelSetting(data, tables, max_states or labelsetting.DEFAULT_MAX_STATES)
+    start = grid_incumbent(data, tables) if options.extra.get("start", True) else None
+    incumbent = start.value if start is not None else np.inf
+    out = search.run(incumbent, deadline, max_labels)
+    runtime = time.perf_counter() - t0
+    metrics: dict[str, Any] = {
+        "grid": grid,
+        "labels_peak": out.labels_peak,
+        "labels_total": out.labels_total,
+        "start_objective": None if start is None else float(start.value),
+    }
+    if out.levels is not None:
+        plan, figs = make_plan(data, _shares(out.levels, grid))
+        value = _value(data, figs)
+        if abs(value - out.value) > 1e-9 * max(abs(value), 1e-12):
+            log.warning("dp: label value %.12g, its plan evaluates to %.12g", out.value, value)
+        return Result(
+            KEY,
+            "",
+            Termination.OPTIMAL,
+            SolutionStatus.OPTIMAL,
+            value,
+            min(out.bound, value),
+            runtime,
+            plan,
+            {**figs, **metrics},
+            "numpy",
+        )
+    if not np.isfinite(incumbent):  # no feasible plan known
+        infeasible = out.complete  # and the search found none: proven
+        return Result(
+            KEY,
+            "",
+            Termination.INFEASIBLE if infeasible else DP_STOPS[out.stopped],
+            SolutionStatus.NO_SOLUTION,
+            None,
+            None if infeasible else out.bound,
+            runtime,
+            None,
+            metrics,
+            "numpy",
+            f"no share plan on the grid (G = {grid}) meets the latency bound {data.latency_bound:.6g} s"
+            if infeasible
+            else None,
+        )
+    assert start is not None
+    result = planned_result(data, _shares(start.gidx, grid), runtime, "numpy", metrics)
+    if out.complete:  # no plan beats the start plan by more than the pruning slack: it is optimal
+        return replace(
+            result, termination=Termination.OPTIMAL, solution_status=SolutionStatus.OPTIMAL, bound=out.bound
+        )
+    return replace(result, termination=DP_STOPS[out.stopped], bound=min(out.bound, float(result.objective)))
+
+
 class IntraDPFormulation:
     """Intra-DP: shares of every operator between device and server, halo-exact transfers."""
 
@@ -273,6 +375,12 @@ class IntraDPFormulation:
                 "highs",
                 integers=True,
                 writes_model=True,
+            ),
+            "dp": Method(
+                "dp",
+                "exact grid optimum by label setting over positions (dominance + fluid bound)",
+                "exact",
+                run_dp,
             ),
             "intradp": Method(
                 "intradp",

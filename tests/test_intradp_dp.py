@@ -1,0 +1,195 @@
+"""Formulation `intradp`, method `dp` (label setting): equal to brute force over the grid, its
+canonical clocks equal to the recursion, its lower bound below every completion, its limits
+returning a plan with a proven bound, and equal to the MILP where the MILP closes."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import optsplit
+from optsplit.errors import SolverError
+from optsplit.formulations.intradp import planners
+from optsplit.formulations.intradp.data import prepare
+from optsplit.formulations.intradp.generate import make
+from optsplit.formulations.intradp.labelsetting import FluidBound, LabelSetting, advance, pareto_keep
+from optsplit.formulations.intradp.recursion import durations, latency
+from optsplit.formulations.intradp.slicing import grid_exchanges, grid_tables
+from optsplit.instance.model import TimeStat
+from optsplit.profiles.operators import DEVICE, INPUT, SERVER, GraphBuilder, write_graph
+
+REPO = Path(__file__).resolve().parents[1]
+NODES = {"mip_max_nodes": 200_000}  # a guard, never a clock
+
+
+def instance(tmp_path: Path, **kw) -> optsplit.Instance:
+    doc = make(tmp_path / "x.toml", **kw)
+    return optsplit.from_dict(doc, "x.toml", tmp_path)
+
+
+def solve(inst, method, **kw):
+    res = optsplit.solve(inst, solver=method, **kw)
+    report = optsplit.check(inst, res)
+    assert report.ok, (method, report.messages())
+    return res
+
+
+def all_plans(data, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every grid plan (grid indices) and its objective by the recursion."""
+    t = grid_tables(data, grid)
+    choices = [np.flatnonzero(t.allowed[j]) for j in range(data.n_positions)]
+    plans = np.array(list(itertools.product(*choices)), dtype=np.int64)
+    return plans, planners.score(data, t, plans)
+
+
+def odd_pool_graph(tmp_path: Path) -> None:
+    """A 2/2 pooling on 9 rows never reads row 8: rows left on the server may never travel down."""
+    b = GraphBuilder("oddpool", (2, 9, 9))
+    x = b.conv("c1", INPUT, 4, 3, 1, 1)
+    x = b.pool("pool", x, "maxpool", 2, 2)
+    x = b.conv("c2", x, 4, 3, 1, 1)
+    x = b.adaptive_avgpool("gap", x, 1)
+    x = b.flatten("flat", x)
+    b.linear("fc", x, 3)
+    g = b.graph("odd pooling")
+    rng = np.random.default_rng(5)
+    ops = tuple(
+        replace(op, time={DEVICE: TimeStat(float(rng.uniform(5e-4, 2e-3)), 0.0), SERVER: TimeStat(1e-4, 0.0)})
+        for op in g.operators
+    )
+    write_graph(replace(g, operators=ops), tmp_path / "oddpool.json")
+
+
+# ------------------------------------------------------------------ exact = brute force
+
+
+@pytest.mark.parametrize("residual", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 3])
+@pytest.mark.parametrize("bandwidth", [0.5, 2.0, 20.0, 500.0])
+def test_dp_equals_brute_force(tmp_path, residual, seed, bandwidth) -> None:
+    inst = instance(tmp_path, layers=3, seed=seed, residual=residual, bandwidth=bandwidth)
+    _, values = all_plans(prepare(inst), 2)
+    best = float(values.min())
+    for start in (True, False):
+        res = solve(inst, "dp", solver_options={"grid": 2, "start": start})
+        assert res.status.value == "optimal"
+        assert res.objective == pytest.approx(best, rel=1e-9)
+        assert best * (1 - 2e-9) <= res.bound <= res.objective
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_dp_equals_brute_force_on_a_finer_grid(tmp_path, seed) -> None:
+    inst = instance(tmp_path, layers=2, seed=seed, residual=1, bandwidth=1.0)
+    _, values = all_plans(prepare(inst), 4)
+    res = solve(inst, "dp", solver_options={"grid": 4})
+    assert res.objective == pytest.approx(float(values.min()), rel=1e-9)
+
+
+@pytest.mark.parametrize("bound", [0.004, 0.006, 0.009, 0.02])
+def test_dp_energy_under_a_bound_equals_brute_force(tmp_path, bound) -> None:
+    inst = instance(tmp_path, layers=2, seed=1, bandwidth=2.0, objective="energy", latency_bound=bound)
+    _, values = all_plans(prepare(inst), 2)
+    best = float(values.min())
+    res = optsplit.solve(inst, solver="dp", solver_options={"grid": 2})
+    if np.isfinite(best):
+        assert res.status.value == "optimal" and optsplit.check(inst, res).ok
+        assert res.objective == pytest.approx(best, rel=1e-9)
+        assert res.metrics["latency"] <= bound * (1 + 1e-9)
+    else:  # no grid plan meets the bound: proven, and said in the user's terms
+        assert res.status.value == "infeasible" and "meets the latency bound" in res.explanation
+
+
+def test_dp_where_server_rows_can_stay_unread(tmp_path) -> None:
+    odd_pool_graph(tmp_path)
+    doc = {"name": "odd", "formulation": "intradp", "intradp": {"graph": "oddpool.json", "bandwidth": 0.3}}
+    inst = optsplit.from_dict(doc, "odd.toml", tmp_path)
+    data = prepare(inst)
+    assert not FluidBound.of(data).server_side  # the server-side term would not be valid here
+    _, values = all_plans(data, 3)
+    res = solve(inst, "dp", solver_options={"grid": 3})
+    assert res.objective == pytest.approx(float(values.min()), rel=1e-9)
+
+
+# ------------------------------------------------------------------ the parts it rests on
+
+
+@pytest.mark.parametrize(("seed", "residual", "bandwidth"), [(0, 0, 2.0), (3, 1, 0.5), (1, 1, 30.0)])
+def test_canonical_clocks_and_bound_along_every_plan(tmp_path, seed, residual, bandwidth) -> None:
+    """For every grid plan: the canonical clocks give the recursion's latency, and the fluid
+    bound after every position is at most that latency (so pruning never loses a better plan)."""
+    inst = instance(tmp_path, layers=2, seed=seed, residual=residual, bandwidth=bandwidth)
+    data = prepare(inst)
+    t = grid_tables(data, 2)
+    plans, _ = all_plans(data, 2)
+    m, ex = grid_exchanges(data, t, plans)
+    d = durations(data, m, ex)
+    final = latency(d)
+    fluid = FluidBound.of(data)
+    assert fluid.server_side
+    lab = np.zeros((plans.shape[0], 4))
+    for j in range(data.n_positions):
+        lab = np.column_stack(advance(lab, d.dev[:, j], d.srv[:, j], d.up[:, j], d.down[:, j]))
+        assert np.all(fluid.latency(j, lab[:, 0], lab[:, 1]) <= final * (1 + 1e-12))
+    np.testing.assert_allclose(lab[:, 0], final, rtol=1e-12)
+
+
+def test_pareto_keep_drops_exactly_the_dominated_rows() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 6, size=(700, 3)).astype(float)  # many ties and duplicates
+    x = x[np.argsort(x.sum(axis=1), kind="stable")]
+    keep = pareto_keep(x)
+    for i in range(x.shape[0]):
+        earlier = x[:i]
+        dominated = np.any(np.all(earlier <= x[i], axis=1))
+        assert keep[i] == (not dominated)
+
+
+# ------------------------------------------------------------------ limits and refusals
+
+
+def test_label_limit_returns_the_start_plan_with_a_proven_bound(tmp_path) -> None:
+    inst = instance(tmp_path, layers=4, seed=0, bandwidth=1.0)
+    exact = solve(inst, "dp", solver_options={"grid": 2})
+    capped = solve(inst, "dp", solver_options={"grid": 2, "max_labels": 10})
+    assert capped.termination.value == "iteration_limit"
+    assert capped.status.value != "optimal"
+    assert capped.bound <= exact.objective * (1 + 1e-12)
+    assert capped.objective >= exact.objective * (1 - 1e-12)
+    cold = optsplit.solve(inst, solver="dp", solver_options={"grid": 2, "max_labels": 10, "start": False})
+    assert cold.plan is None and cold.solution_status.value == "no_solution"
+
+
+def test_frontier_limit_and_bad_options_are_refused(tmp_path) -> None:
+    inst = instance(tmp_path, layers=3, seed=0, residual=1, bandwidth=1.0)
+    with pytest.raises(SolverError, match="tensors open"):
+        optsplit.solve(inst, solver="dp", solver_options={"max_states": 2})
+    with pytest.raises(optsplit.OptionError, match="max_labels"):
+        optsplit.solve(inst, solver="dp", solver_options={"max_labels": 0})
+    with pytest.raises(optsplit.OptionError, match="dp takes"):
+        optsplit.solve(inst, solver="dp", solver_options={"strong": True})
+
+
+# ------------------------------------------------------------------ against the MILP, real networks
+
+
+@pytest.mark.parametrize("bandwidth", [2.0, 30.0])
+def test_dp_equals_milp_on_vgg19(bandwidth) -> None:
+    inst = optsplit.load(REPO / "instances/intradp/vgg19_bn-10MBps.toml")
+    inst = replace(inst, sections={**inst.sections, "intradp": prepare(inst).with_bandwidth(bandwidth)})
+    dp = solve(inst, "dp")
+    milp = solve(inst, "milp", solver_options=NODES)
+    assert dp.status.value == milp.status.value == "optimal"
+    assert dp.objective == pytest.approx(milp.objective, rel=1e-7)
+
+
+@pytest.mark.slow
+def test_dp_proves_the_resnet152_grid_optimum() -> None:
+    inst = optsplit.load(REPO / "instances/intradp/resnet152-10MBps.toml")
+    res = solve(inst, "dp")
+    assert res.status.value == "optimal" and res.gap <= 1e-8
+    offload = solve(inst, "all-offload")
+    assert res.objective == pytest.approx(offload.objective, rel=1e-9)
