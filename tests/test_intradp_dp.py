@@ -16,7 +16,7 @@ from optsplit.errors import SolverError
 from optsplit.formulations.intradp import planners
 from optsplit.formulations.intradp.data import prepare
 from optsplit.formulations.intradp.generate import make
-from optsplit.formulations.intradp.labelsetting import FluidBound, LabelSetting, advance, pareto_keep
+from optsplit.formulations.intradp.labelsetting import FluidBound, advance, pareto_keep
 from optsplit.formulations.intradp.recursion import durations, latency
 from optsplit.formulations.intradp.slicing import grid_exchanges, grid_tables
 from optsplit.instance.model import TimeStat
@@ -193,3 +193,23 @@ def test_dp_proves_the_resnet152_grid_optimum() -> None:
     assert res.status.value == "optimal" and res.gap <= 1e-8
     offload = solve(inst, "all-offload")
     assert res.objective == pytest.approx(offload.objective, rel=1e-9)
+
+
+def test_milp_with_the_dp_bound_closes_on_its_floor(tmp_path) -> None:
+    inst = instance(tmp_path, layers=4, seed=3, residual=1, bandwidth=1.0)
+    dp = solve(inst, "dp", solver_options={"grid": 3})
+    res = solve(inst, "milp", solver_options={"grid": 3, "dp_bound": True, **NODES})
+    assert res.status.value == "optimal"
+    assert res.objective == pytest.approx(dp.objective, rel=1e-9)
+    assert res.bound >= dp.bound * (1 - 1e-12) and res.metrics["dp_bound"] == dp.bound
+    with pytest.raises(optsplit.OptionError, match="dp_bound"):
+        optsplit.solve(inst, solver="milp", solver_options={"dp_bound": "yes"})
+
+
+@pytest.mark.slow
+def test_milp_with_the_dp_bound_proves_resnet152() -> None:
+    inst = optsplit.load(REPO / "instances/intradp/resnet152-10MBps.toml")
+    res = solve(inst, "milp", solver_options={"dp_bound": True, **NODES})
+    assert res.status.value == "optimal" and res.gap <= 1e-8
+    plain = solve(inst, "milp", solver_options={"mip_max_nodes": 1})  # the MILP alone: far from closed
+    assert plain.status.value != "optimal" and plain.bound < 0.9 * res.objective

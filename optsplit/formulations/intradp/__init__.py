@@ -33,7 +33,12 @@ if TYPE_CHECKING:
     from optsplit.timeline import Timeline
 
 log = logging.getLogger(__name__)
-MILP_OPTIONS = ("grid", "start", "strong")  # solver_options the MILP reads itself (the rest go to the solver)
+MILP_OPTIONS = (
+    "grid",
+    "start",
+    "strong",
+    "dp_bound",
+)  # solver_options the MILP reads itself (the rest go to the solver)
 CUTOFF_SLACK = 1e-7  # relative room above the heuristic's latency for the MILP's clock bounds
 
 
@@ -172,36 +177,51 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
         raise OptionError(f"grid must be an integer in 1..100, got {grid!r:.40}")
     use_start = options.extra.get("start", True)
     strong = options.extra.get("strong", False)
-    if not isinstance(strong, bool):
-        raise OptionError(f"strong must be true or false, got {strong!r:.40}")
+    dp_bound = options.extra.get("dp_bound", False)
+    for name, flag in (("strong", strong), ("dp_bound", dp_bound)):
+        if not isinstance(flag, bool):
+            raise OptionError(f"{name} must be true or false, got {flag!r:.40}")
     solver_opts = replace(options, extra={k: v for k, v in options.extra.items() if k not in MILP_OPTIONS})
     t0 = time.perf_counter()
     tables = grid_tables(data, grid)
     start = None
-    heuristic_value = None
-    cutoff = None
-    if use_start:
+    start_shares, start_value, floor = None, None, None
+    metrics: dict[str, Any] = {}
+    if dp_bound:  # the label-setting method's proven bound becomes a row, its plan the start
+        exact = run_dp(data, None, replace(options, extra={"grid": grid}))
+        floor = exact.bound
+        metrics.update(dp_bound=floor, dp_status=exact.status.value, dp_time=exact.runtime)
+        if exact.plan is not None and exact.solution_status is not SolutionStatus.INFEASIBLE:
+            start_shares, start_value = read_shares(data, exact.plan), exact.objective
+        if options.time_limit is not None:
+            left = max(options.time_limit - (time.perf_counter() - t0), 1.0)
+            solver_opts = replace(solver_opts, time_limit=left)
+    if use_start and start_shares is None:
         best = planners.plan_intradp(data, grid_tables(data, planners.HEURISTIC_GRID))
-        m = held_rows(data, _shares(best.gidx, planners.HEURISTIC_GRID))[None, :]
-        heuristic_value = best.value
+        start_shares, start_value = _shares(best.gidx, planners.HEURISTIC_GRID), best.value
+    cutoff = None
+    if start_shares is not None:
+        m = held_rows(data, start_shares)[None, :]
         d = durations(data, m, exchanges(data, m))
-        if data.objective == "latency" and np.isfinite(best.value):
-            cutoff = best.value * (1 + CUTOFF_SLACK)  # no better plan's clocks exceed it
+        if data.objective == "latency" and start_value is not None and np.isfinite(start_value):
+            cutoff = start_value * (1 + CUTOFF_SLACK)  # no better plan's clocks exceed it
     model, lay = milp.build(data, tables, cutoff, pairs=strong, boundaries=strong)
-    if use_start:
+    if start_shares is not None:
         start = milp.start_vector(tables, lay, m[0], d)
-        if start is None:  # the heuristic's plan is not on this grid: no cutoff from it
+        if start is None:  # the start plan is not on this grid: no cutoff from it
             model, lay = milp.build(data, tables, pairs=strong, boundaries=strong)
+    if floor is not None and np.isfinite(floor):
+        model = milp.with_objective_floor(model, floor)
     build_time = time.perf_counter() - t0
     out = solve_linear(model, backend or "highs", solver_opts, start)
-    metrics: dict[str, Any] = {
+    metrics |= {
         "build_time": build_time,
         "grid": grid,
         "columns": model.num_cols,
         "rows": model.num_rows,
         "binaries": int(model.integer.sum()),
         "mip_start": start is not None,
-        "start_objective": heuristic_value,
+        "start_objective": start_value,
         "milp_objective": out.objective,
     }
     runtime = build_time + out.runtime
@@ -343,7 +363,7 @@ def run_dp(data: IntraDPData, backend: str | None, options: SolveOptions) -> Res
         return replace(
             result, termination=Termination.OPTIMAL, solution_status=SolutionStatus.OPTIMAL, bound=out.bound
         )
-    return replace(result, termination=DP_STOPS[out.stopped], bound=min(out.bound, float(result.objective)))
+    return replace(result, termination=DP_STOPS[out.stopped], bound=min(out.bound, start.value))
 
 
 class IntraDPFormulation:

@@ -179,10 +179,10 @@ def pareto_keep(x: np.ndarray) -> np.ndarray:
         front = x[:start][keep[:start]]
         dominated = np.zeros(chunk.shape[0], dtype=bool)
         if front.shape[0]:
-            dominated |= (front[None, :, :] <= chunk[:, None, :]).all(axis=2).any(axis=1)
-        inner = (chunk[None, :, :] <= chunk[:, None, :]).all(axis=2)
+            dominated |= np.any(np.all(front[None, :, :] <= chunk[:, None, :], axis=2), axis=1)
+        inner = np.all(chunk[None, :, :] <= chunk[:, None, :], axis=2)
         inner &= np.tri(chunk.shape[0], k=-1, dtype=bool)
-        dominated |= inner.any(axis=1)
+        dominated |= np.any(inner, axis=1)
         keep[start : start + CHUNK] = ~dominated
     return keep
 

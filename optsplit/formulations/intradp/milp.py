@@ -14,7 +14,7 @@ so the optimum equals the recursion's value of the optimal grid plan.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -294,6 +294,19 @@ def _path_rows(
 def _safe(names: list[str]) -> list[str]:
     """Column names an LP file accepts: letters, digits, '_' and '.' only."""
     return [re.sub(r"[^A-Za-z0-9_.]", "_", n) for n in names]
+
+
+def with_objective_floor(model: LinearModel, floor: float) -> LinearModel:
+    """The model with one more row, objective ≥ ``floor``: a lower bound proven elsewhere (the
+    label-setting method), so that the solver's dual bound starts there."""
+    row = sp.csr_matrix(model.c[None, :])
+    return replace(
+        model,
+        A=sp.vstack([model.A, row], format="csr"),
+        row_lower=np.r_[model.row_lower, floor - model.offset],
+        row_upper=np.r_[model.row_upper, np.inf],
+        row_names=None if model.row_names is None else [*model.row_names, "objective_floor"],
+    )
 
 
 def read_plan(values: np.ndarray, lay: Layout) -> np.ndarray:
