@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from optsplit.formulations.intradp.bench import BANDWIDTHS, MODELS, SUITE, execute
+from optsplit.formulations.intradp.bench import BANDWIDTHS, EXACT_MODELS, MODELS, SUITE, execute
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -15,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_quick_cases_run_and_report(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(REPO)
     cases = SUITE.cases(True)
-    assert {c.method for c in cases} == {"intradp", "layerwise", "all-local", "all-offload", "milp"}
+    assert {c.method for c in cases} == {"intradp", "layerwise", "all-local", "all-offload", "dp", "milp"}
     rows = []
     for case in cases:
         if case.method == "milp":
@@ -36,20 +37,26 @@ def test_quick_cases_run_and_report(tmp_path, monkeypatch) -> None:
     milp = next(r for r in rows if r["method"] == "milp")
     assert milp["status"] == "optimal"
     assert float(milp["objective"]) <= float(milp["heuristic"]) * (1 + 1e-9)
+    exact = next(r for r in rows if r["method"] == "dp" and r["group"] == "latency")
+    assert set(json.loads(exact["statuses"])) == {"optimal"}
+    assert json.loads(exact["values"])[0] == pytest.approx(float(milp["objective"]), rel=1e-7)  # at 1 MB/s
     paths = SUITE.report(rows, tmp_path)
     text = (tmp_path / "README.md").read_text()
-    assert "random-chain-4" in text and "heuristic gap" in text
+    assert "random-chain-4" in text and "heuristic above optimum" in text and "2 / 2" in text
     assert {p.name for p in paths} >= {"README.md", "latency_vs_bandwidth.png", "energy_vs_bandwidth.png"}
 
 
 def test_full_suite_is_planned_within_budget() -> None:
     cases = SUITE.cases(False)
-    sweeps = [c for c in cases if c.method != "milp"]
+    sweeps = [c for c in cases if c.method not in ("milp", "dp")]
+    exact = [c for c in cases if c.method == "dp"]
     milps = [c for c in cases if c.method == "milp"]
     assert len(sweeps) == len(MODELS) * 2 * 4 and all(
         len(c.spec["bandwidths"]) == len(BANDWIDTHS) for c in sweeps
     )
-    assert sum(c.time_limit or 0 for c in milps) <= 6 * 60  # plus ~3 s per sweep case: < 10 min
+    assert len(exact) == len(EXACT_MODELS) * 2
+    assert sum(c.time_limit or 0 for c in milps) <= 12 * 60  # dp sweeps: seconds each (README)
+    assert {c.options.get("dp_bound", False) for c in milps} == {True, False}
     assert any(c.instance.startswith("resnet152") for c in milps)
 
 
