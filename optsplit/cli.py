@@ -124,6 +124,12 @@ def cli() -> None:
     help="passed to the method or its solver (VALUE read as JSON when it parses): "
     "mip_max_nodes=100, bandwidth_table=[1,2,5,10,30] …",
 )
+@click.option(
+    "--bandwidth-table",
+    metavar="MB/S",
+    help="plan once per bandwidth and use the plan for the instance's bandwidth: a list '1,2,5,10' "
+    "or a range '1-30' of integers (same as -O bandwidth_table=[…]; methods with a plan table only)",
+)
 @limit_option
 def solve(
     file: Path,
@@ -139,6 +145,7 @@ def solve(
     write_model: Path | None,
     output: Path | None,
     solver_options: tuple[str, ...],
+    bandwidth_table: str | None,
     limits: tuple[str, ...],
 ) -> None:
     """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
@@ -154,6 +161,9 @@ def solve(
     if write_model is not None:
         check_model_path(write_model)
         _check_output(write_model, file)
+    extra = _key_values(solver_options)
+    if bandwidth_table is not None:
+        extra["bandwidth_table"] = parse_bandwidths(bandwidth_table)
     inst = optsplit.load(file, read_limits(limits))
     result = optsplit.solve(
         inst,
@@ -166,7 +176,7 @@ def solve(
         seed=seed,
         verbose=verbose,
         write_model=write_model,
-        solver_options=_key_values(solver_options),
+        solver_options=extra,
     )
     if output is not None:
         write_atomically(output, result.to_json() + "\n")
@@ -176,6 +186,23 @@ def solve(
         form = resolve_formulation(inst, result.formulation)
         print_result(_stdout(), result, str(file), form.objective_name, getattr(form, "plan_legend", ""))
     sys.exit(_exit_code(result))
+
+
+def parse_bandwidths(text: str) -> list[float]:
+    """'1-30' (every integer from 1 to 30) or '1,2.5,10' as a list of bandwidths > 0 (MB/s)."""
+    where = f"--bandwidth-table {text}"
+    lo, dash, hi = text.partition("-")
+    try:
+        if dash:
+            first, last = int(lo), int(hi)
+            values = [float(b) for b in range(first, last + 1)]
+        else:
+            values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError("expected a range A-B of integers or a list of numbers", path=where) from None
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise InputError("expected bandwidths > 0 (a range A-B needs 0 < A <= B)", path=where)
+    return values
 
 
 def _key_values(pairs: tuple[str, ...]) -> dict[str, Any]:

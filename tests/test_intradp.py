@@ -275,6 +275,32 @@ def test_bandwidth_table_is_looked_up(tmp_path) -> None:
         optsplit.solve(inst, solver="intradp", solver_options={"bandwith_table": [1]})
 
 
+def test_bandwidth_table_from_the_command_line(tmp_path, monkeypatch, capsys) -> None:
+    import sys
+
+    from optsplit.cli import main
+
+    doc = make(tmp_path / "x.toml", layers=3, seed=0, bandwidth=4.5)
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["optsplit", "solve", str(tmp_path / "x.json"), *args])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        out = capsys.readouterr()
+        assert "Traceback" not in out.err
+        return int(exc.value.code or 0), out.out, out.err
+
+    code, out, _ = run("-s", "intradp", "--bandwidth-table", "1-6", "--json")
+    metrics = json.loads(out)["metrics"]
+    assert code == 0 and metrics["looked_up_bandwidth"] == 4.0 and len(metrics["table"]) == 6
+    code, out, _ = run("-s", "intradp", "--bandwidth-table", "1,2.5,8", "--json")
+    assert code == 0 and json.loads(out)["metrics"]["looked_up_bandwidth"] == 2.5
+    for bad in ("0-3", "a-b", "1,,2", "5-1"):
+        code, _, err = run("-s", "intradp", "--bandwidth-table", bad)
+        assert code == 2 and "--bandwidth-table" in err
+
+
 def test_milp_model_is_exported(tmp_path) -> None:
     inst = instance(tmp_path, layers=2, seed=0)
     path = tmp_path / "m.lp"
