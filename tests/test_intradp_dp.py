@@ -171,6 +171,11 @@ def test_frontier_limit_and_bad_options_are_refused(tmp_path) -> None:
         optsplit.solve(inst, solver="dp", solver_options={"max_labels": 0})
     with pytest.raises(optsplit.OptionError, match="dp takes"):
         optsplit.solve(inst, solver="dp", solver_options={"strong": True})
+    dense = optsplit.load(REPO / "instances/intradp/densenet121-10MBps.toml")  # 7 tensors open at once
+    with pytest.raises(SolverError, match="features.pool0.*7 tensors open.*use milp"):
+        optsplit.solve(dense, solver="dp")
+    with pytest.raises(SolverError, match="solve without dp_bound"):
+        optsplit.solve(dense, solver="milp", solver_options={"dp_bound": True})
 
 
 # ------------------------------------------------------------------ against the MILP, real networks

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optsplit.errors import OptionError
+from optsplit.errors import OptionError, SolverError
 from optsplit.formulations.intradp import planners
 from optsplit.formulations.intradp.data import KEY, SECTION, IntraDPData, prepare
 from optsplit.formulations.intradp.evaluate import build_timeline, evaluate_plan, read_shares
@@ -188,7 +188,12 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
     start_shares, start_value, floor = None, None, None
     metrics: dict[str, Any] = {}
     if dp_bound:  # the label-setting method's proven bound becomes a row, its plan the start
-        exact = run_dp(data, None, replace(options, extra={"grid": grid}))
+        try:
+            exact = run_dp(data, None, replace(options, extra={"grid": grid}))
+        except SolverError as exc:
+            raise SolverError(
+                f"dp_bound: {exc.args[0].removesuffix('; use milp')}; solve without dp_bound"
+            ) from None
         floor = exact.bound
         metrics.update(dp_bound=floor, dp_status=exact.status.value, dp_time=exact.runtime)
         if exact.plan is not None and exact.solution_status is not SolutionStatus.INFEASIBLE:
@@ -312,7 +317,10 @@ def run_dp(data: IntraDPData, backend: str | None, options: SolveOptions) -> Res
     t0 = time.perf_counter()
     deadline = None if options.time_limit is None else t0 + options.time_limit
     tables = grid_tables(data, grid)
-    search = labelsetting.LabelSetting(data, tables, max_states or labelsetting.DEFAULT_MAX_STATES)
+    try:
+        search = labelsetting.LabelSetting(data, tables, max_states or labelsetting.DEFAULT_MAX_STATES)
+    except labelsetting.FrontierTooLarge as exc:
+        raise labelsetting.FrontierTooLarge(f"dp: {exc}; use milp") from None
     start = grid_incumbent(data, tables) if options.extra.get("start", True) else None
     incumbent = start.value if start is not None else np.inf
     out = search.run(incumbent, deadline, max_labels)

@@ -74,7 +74,7 @@ def schedule(data: IntraDPData, tables: GridTables, max_states: int) -> list[Ste
             raise FrontierTooLarge(
                 f"after '{data.names[j]}' the plan keeps {len(after)} tensors open "
                 f"({states} level combinations, limit {max_states}): the label-setting method "
-                "does not fit this graph; use milp"
+                "does not fit this graph"
             )
         steps.append(Step(j, frontier, new, after))
         frontier = after
