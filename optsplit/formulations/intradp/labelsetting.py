@@ -10,20 +10,25 @@ exactly as ``recursion.clocks`` does.
 
 Why it is exact: the recursion is monotone in every clock and the accrued energy, so of two
 labels with equal frontier levels, one no better in any component can be dropped (dominance);
-and a label whose lower bound on the final objective exceeds a known plan's value cannot lead
-to a better plan (bounding). What survives the last position is therefore the optimum over the
-grid {0, 1/G, …, 1}; at an earlier stop, the least lower bound among the live labels is a
-proven bound. The state space is the product of the frontier's level counts: ResNet chains keep
-at most two tensors open (the block input for the residual add), DenseNet's concatenations
-keep many, and the method refuses graphs whose frontier exceeds ``max_states``.
+and a label whose lower bound on the final objective comes within a relative ``PRUNE_SLACK`` of
+a known plan's value cannot lead to a plan better by more than that (bounding). What survives
+the last position is therefore the optimum over the grid {0, 1/G, …, 1} (or, if nothing
+survives, the known plan is optimal to that slack); at an earlier stop, the least lower bound
+among the live labels is a proven bound. The state space is the product of the frontier's
+level counts: ResNet chains keep at most two tensors open (the block input for the residual
+add), DenseNet's concatenations keep many, and the method refuses graphs whose frontier exceeds
+``max_states``.
 
 Lower bound of a label (``FluidBound``): after position j the device still computes Σ x_i t^d_i
 and the server Σ (1 − x_i) t^s_i over the later positions, from no earlier than A = max(D, W)
-and B = max(S, U). The latency is at least A plus the device's part; it is also at least B plus
-the server's part when every row the server holds is eventually read on the device (each
-tensor's last row is read by some consumer and every row has bytes, so the server's last tile
-travels down before the end); the least over x ∈ [0, 1]^n of the larger of the two is a
-fractional two-machine assignment, solved by taking positions in order of t^d/t^s.
+and B = max(S, U). The latency is at least A plus the device's part. It is also at least B plus
+the server's part when every row the server holds must eventually travel down: each tensor's
+last row is read by some consumer computing its last output row, and every row has bytes.
+Then a server tile of tensor p holds p's last row, the consumer reading it is either on the
+device (rows go down after the server clock passed p) or holds its own last row on the server,
+and so on until ``end`` on the device; an upload feeds a consumer whose server part waits for
+it, so the same chain covers U. The least over x ∈ [0, 1]^n of the larger of the two parts is
+a fractional two-machine assignment, solved by taking positions in order of t^d/t^s.
 """
 
 from __future__ import annotations
