@@ -255,6 +255,24 @@ def test_batched_halo_rows_equal_edge_by_edge() -> None:
         assert np.array_equal(lo[:, e], want[0]) and np.array_equal(hi[:, e], want[1]), e
 
 
+@pytest.mark.parametrize("network", ["resnet152", "densenet121", "mobilenet_v2"])
+def test_fill_copies_single_inputs_like_the_step_by_step_rule(network) -> None:
+    inst = optsplit.load(REPO / f"instances/intradp/{network}-10MBps.toml")
+    data = prepare(inst)
+    rng = np.random.default_rng(1)
+    groups = [[int(j)] for j in sorted(rng.choice(np.arange(1, data.n_positions - 1), 4, replace=False))]
+    values = rng.integers(0, 11, size=(20, len(groups)))
+    expected = np.empty((20, data.n_positions), dtype=np.int64)
+    at = {grp[0]: i for i, grp in enumerate(groups)}
+    for j in range(data.n_positions):
+        if data.fixed[j]:
+            expected[:, j] = 10
+            continue
+        col = values[:, at[j]] if j in at else expected[:, data.parents[j]].min(axis=1)
+        expected[:, j] = col if data.local[j] else np.where(2 * col >= 10, 10, 0)
+    np.testing.assert_array_equal(planners.fill(data, 10, groups, values), expected)
+
+
 def test_bandwidth_table_is_looked_up(tmp_path) -> None:
     inst = instance(tmp_path, layers=4, seed=0, bandwidth=4.5)
     table = [1, 2, 3, 4, 5, 6]

@@ -17,7 +17,7 @@ from optsplit.formulations.intradp import planners
 from optsplit.formulations.intradp.data import prepare
 from optsplit.formulations.intradp.generate import make
 from optsplit.formulations.intradp.labelsetting import FluidBound, advance, pareto_keep
-from optsplit.formulations.intradp.recursion import durations, latency
+from optsplit.formulations.intradp.recursion import clocks, durations, latency
 from optsplit.formulations.intradp.slicing import grid_exchanges, grid_tables
 from optsplit.instance.model import TimeStat
 from optsplit.profiles.operators import DEVICE, INPUT, SERVER, GraphBuilder, write_graph
@@ -128,6 +128,7 @@ def test_canonical_clocks_and_bound_along_every_plan(tmp_path, seed, residual, b
     m, ex = grid_exchanges(data, t, plans)
     d = durations(data, m, ex)
     final = latency(d)
+    np.testing.assert_allclose(final, clocks(d)[0][:, -1], rtol=1e-12)  # run sums = step by step
     fluid = FluidBound.of(data)
     assert fluid.server_side
     lab = np.zeros((plans.shape[0], 4))
@@ -172,7 +173,7 @@ def test_frontier_limit_and_bad_options_are_refused(tmp_path) -> None:
     with pytest.raises(optsplit.OptionError, match="dp takes"):
         optsplit.solve(inst, solver="dp", solver_options={"strong": True})
     dense = optsplit.load(REPO / "instances/intradp/densenet121-10MBps.toml")  # 7 tensors open at once
-    with pytest.raises(SolverError, match="features.pool0.*7 tensors open.*use milp"):
+    with pytest.raises(SolverError, match=r"features\.pool0.*7 tensors open.*use milp"):
         optsplit.solve(dense, solver="dp")
     with pytest.raises(SolverError, match="solve without dp_bound"):
         optsplit.solve(dense, solver="milp", solver_options={"dp_bound": True})

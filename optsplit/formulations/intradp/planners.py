@@ -129,24 +129,32 @@ def candidate_groups(data: IntraDPData, cuts: list[list[int]]) -> list[list[int]
 
 def fill(data: IntraDPData, grid: int, groups: list[list[int]], values: np.ndarray) -> np.ndarray:
     """Plans from group shares (K, groups): a group's positions take its share, every other
-    position the least share of its inputs (C.4's tie rule); barriers round at one half."""
+    position the least share of its inputs (C.4's tie rule); barriers round at one half.
+
+    A local position outside the groups with a single input copies that input's column, so
+    only the others (groups, barriers, several inputs, fixed) are computed in order, reading
+    their inputs through the copies, and the copies are gathered once at the end.
+    """
     k = values.shape[0]
     p = data.n_positions
     set_at = np.full(p, -1)
     for gi, group in enumerate(groups):
         set_at[group] = gi
     parents = data.parents
-    g = np.empty((k, p), dtype=np.int64)
-    g[:, 0] = grid
+    source = np.arange(p)  # the computed column each position's value equals
+    g = np.empty((p, k), dtype=np.int64)  # one row per position: contiguous per-position work
+    g[0] = grid
     for j in range(1, p):
-        if data.fixed[j]:
-            g[:, j] = grid
+        ins = source[parents[j]]
+        if set_at[j] < 0 and data.local[j] and not data.fixed[j] and ins.size == 1:
+            source[j] = ins[0]
             continue
-        col = values[:, set_at[j]] if set_at[j] >= 0 else g[:, parents[j]].min(axis=1)
-        if not data.local[j]:
-            col = np.where(2 * col >= grid, grid, 0)
-        g[:, j] = col
-    return g
+        if data.fixed[j]:
+            g[j] = grid
+            continue
+        col = values[:, set_at[j]] if set_at[j] >= 0 else g[ins].min(axis=0)
+        g[j] = col if data.local[j] else np.where(2 * col >= grid, grid, 0)
+    return np.ascontiguousarray(g[source].T)
 
 
 def plan_intradp(data: IntraDPData, tables: GridTables) -> Planned:

@@ -42,8 +42,24 @@ def durations(data: IntraDPData, m: np.ndarray, ex: Exchange) -> Durations:
 
 
 def latency(d: Durations) -> np.ndarray:
-    """The recursion's latency per plan (the device clock after ``end``)."""
-    return clocks(d)[0][:, -1]
+    """The recursion's latency per plan (the device clock after ``end``).
+
+    Only the clocks at the positions where some plan sends matter here, so each run between
+    them is one sum (``clocks`` explains why): a loop over runs of (K,) vectors.
+    """
+    k, p = d.dev.shape
+    has_up, has_down = d.up > 0, d.down > 0
+    ends = np.unique(np.r_[np.flatnonzero(has_up.any(axis=0) | has_down.any(axis=0)), p - 1])
+    starts = np.r_[0, ends[:-1] + 1]
+    dev_sum = np.add.reduceat(d.dev, starts, axis=1)
+    srv_sum = np.add.reduceat(d.srv, starts, axis=1)
+    dev_c, srv_c, up_c, down_c = (np.zeros(k) for _ in range(4))
+    for r, last in enumerate(ends.tolist()):
+        dev_c = np.maximum(dev_c, down_c) + dev_sum[:, r]
+        srv_c = np.maximum(srv_c, up_c) + srv_sum[:, r]
+        up_c = np.where(has_up[:, last], np.maximum(up_c, dev_c) + d.up[:, last], up_c)
+        down_c = np.where(has_down[:, last], np.maximum(down_c, srv_c) + d.down[:, last], down_c)
+    return dev_c
 
 
 def clocks(d: Durations) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
