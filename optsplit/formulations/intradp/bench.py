@@ -191,6 +191,11 @@ def _at(row: dict[str, str] | None, column: str, bandwidth: float) -> float:
     return float(vals[hit[0]]) if hit.size and vals.size == bws.size else math.nan
 
 
+def _rel(value: float) -> str:
+    """A relative difference as a percentage; float noise below 1e-9 shown as zero."""
+    return f"{value if abs(value) > 1e-9 else 0.0:.2%}"
+
+
 def _ms(value: float) -> str:
     return f"{value * 1e3:.3f}" if math.isfinite(value) else "-"
 
@@ -277,7 +282,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
                 model,
                 objective,
                 f"{proven} / {ex.size}",
-                f"{np.nanmax(above):.2%}" if above.size else "-",
+                _rel(float(np.nanmax(above))) if above.size else "-",
                 f"{np.nanmean(times):.2f} / {np.nanmax(times):.2f}" if times.size else "-",
                 row.get("checks_ok", ""),
             ]
@@ -319,7 +324,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
                 _ms(bound),
                 _ms(optimum),
                 _ms(heur),
-                f"{heur / optimum - 1:.2%}"
+                _rel(heur / optimum - 1)
                 if math.isfinite(heur) and math.isfinite(optimum) and optimum > 0
                 else "-",
                 f"{_num(r.get('runtime', '')):.1f}",
