@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_intradp import instance, solve
 
 import optsplit
 from optsplit.errors import SolverError
 from optsplit.formulations.intradp import planners
 from optsplit.formulations.intradp.data import prepare
-from optsplit.formulations.intradp.generate import make
 from optsplit.formulations.intradp.labelsetting import FluidBound, advance, pareto_keep
 from optsplit.formulations.intradp.recursion import clocks, durations, latency
 from optsplit.formulations.intradp.slicing import grid_exchanges, grid_tables
@@ -24,18 +24,6 @@ from optsplit.profiles.operators import DEVICE, INPUT, SERVER, GraphBuilder, wri
 
 REPO = Path(__file__).resolve().parents[1]
 NODES = {"mip_max_nodes": 200_000}  # a guard, never a clock
-
-
-def instance(tmp_path: Path, **kw) -> optsplit.Instance:
-    doc = make(tmp_path / "x.toml", **kw)
-    return optsplit.from_dict(doc, "x.toml", tmp_path)
-
-
-def solve(inst, method, **kw):
-    res = optsplit.solve(inst, solver=method, **kw)
-    report = optsplit.check(inst, res)
-    assert report.ok, (method, report.messages())
-    return res
 
 
 def all_plans(data, grid: int) -> tuple[np.ndarray, np.ndarray]:
