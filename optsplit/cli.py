@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -163,6 +164,10 @@ def solve(
         _check_output(write_model, file)
     extra = _key_values(solver_options)
     if bandwidth_table is not None:
+        if "bandwidth_table" in extra:
+            raise InputError(
+                "give the table once: --bandwidth-table or -O bandwidth_table", path="--bandwidth-table"
+            )
         extra["bandwidth_table"] = parse_bandwidths(bandwidth_table)
     inst = optsplit.load(file, read_limits(limits))
     result = optsplit.solve(
@@ -188,20 +193,29 @@ def solve(
     sys.exit(_exit_code(result))
 
 
+MAX_TABLE_BANDWIDTHS = 1000  # one plan each: a longer table is a typing slip, not a plan
+
+
 def parse_bandwidths(text: str) -> list[float]:
     """'1-30' (every integer from 1 to 30) or '1,2.5,10' as a list of bandwidths > 0 (MB/s)."""
     where = f"--bandwidth-table {text}"
-    lo, dash, hi = text.partition("-")
+    span = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
     try:
-        if dash:
-            first, last = int(lo), int(hi)
-            values = [float(b) for b in range(first, last + 1)]
+        if span:
+            first, last = int(span[1]), int(span[2])
+            values = (
+                [float(b) for b in range(first, last + 1)] if 0 <= last - first < MAX_TABLE_BANDWIDTHS else []
+            )
         else:
             values = [float(part) for part in text.split(",")]
     except ValueError:
         raise InputError("expected a range A-B of integers or a list of numbers", path=where) from None
-    if not values or not all(math.isfinite(v) and v > 0 for v in values):
-        raise InputError("expected bandwidths > 0 (a range A-B needs 0 < A <= B)", path=where)
+    if not values or len(values) > MAX_TABLE_BANDWIDTHS:
+        raise InputError(
+            f"expected 1 to {MAX_TABLE_BANDWIDTHS} bandwidths (a range A-B needs A <= B)", path=where
+        )
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise InputError("bandwidths must be numbers > 0 (MB/s)", path=where)
     return values
 
 

@@ -314,9 +314,16 @@ def test_bandwidth_table_from_the_command_line(tmp_path, monkeypatch, capsys) ->
     assert code == 0 and metrics["looked_up_bandwidth"] == 4.0 and len(metrics["table"]) == 6
     code, out, _ = run("-s", "intradp", "--bandwidth-table", "1,2.5,8", "--json")
     assert code == 0 and json.loads(out)["metrics"]["looked_up_bandwidth"] == 2.5
-    for bad in ("0-3", "a-b", "1,,2", "5-1"):
+    code, out, _ = run("-s", "intradp", "--bandwidth-table", "1e-1,2", "--json")  # an exponent, not a range
+    assert code == 0 and json.loads(out)["metrics"]["looked_up_bandwidth"] == 2.0
+    for bad in ("0-3", "a-b", "1,,2", "5-1", "1,2,-3", "1-1000000000"):
         code, _, err = run("-s", "intradp", "--bandwidth-table", bad)
         assert code == 2 and "--bandwidth-table" in err
+    code, _, err = run("-s", "intradp", "--bandwidth-table", "1-3", "-O", "bandwidth_table=[1]")
+    assert code == 2 and "give the table once" in err
+    for method, says in (("layerwise", "takes no solver_options"), ("milp", "HiGHS options take a number")):
+        code, _, err = run("-s", method, "--bandwidth-table", "1-3")
+        assert code == 2 and says in err
 
 
 def test_milp_model_is_exported(tmp_path) -> None:
@@ -394,6 +401,10 @@ def test_section_errors(tmp_path) -> None:
     doc = make(tmp_path / "x.toml", layers=2)
     doc["intradp"]["objective"] = "energy"
     with pytest.raises(InputError, match=r"intradp\.latency_bound: the energy objective needs"):
+        optsplit.from_dict(doc, "x.toml", tmp_path)
+    doc = make(tmp_path / "x.toml", layers=2)
+    doc["intradp"]["latency_bound"] = 0.01  # with the latency objective: one meaning only, refused
+    with pytest.raises(InputError, match=r"intradp\.latency_bound: latency_bound applies to the energy"):
         optsplit.from_dict(doc, "x.toml", tmp_path)
     doc = make(tmp_path / "x.toml", layers=2)
     doc["intradp"]["bandwidth"] = 0

@@ -16,7 +16,7 @@ import optsplit
 from optsplit.errors import SolverError
 from optsplit.formulations.intradp import planners
 from optsplit.formulations.intradp.data import prepare
-from optsplit.formulations.intradp.labelsetting import FluidBound, advance, pareto_keep
+from optsplit.formulations.intradp.labelsetting import FluidBound, LabelSetting, advance, pareto_keep
 from optsplit.formulations.intradp.recursion import clocks, durations, latency
 from optsplit.formulations.intradp.slicing import grid_exchanges, grid_tables
 from optsplit.instance.model import TimeStat
@@ -196,6 +196,8 @@ def test_milp_with_the_dp_bound_closes_on_its_floor(tmp_path) -> None:
     assert res.status.value == "optimal"
     assert res.objective == pytest.approx(dp.objective, rel=1e-9)
     assert res.bound >= dp.bound * (1 - 1e-12) and res.metrics["dp_bound"] == dp.bound
+    plain = solve(inst, "milp", solver_options={"grid": 3, **NODES})
+    assert res.metrics["rows"] == plain.metrics["rows"] + 1  # the floor row
     with pytest.raises(optsplit.OptionError, match="dp_bound"):
         optsplit.solve(inst, solver="milp", solver_options={"dp_bound": "yes"})
 
@@ -206,3 +208,74 @@ def test_milp_with_the_dp_bound_proves_resnet152() -> None:
     res = solve(inst, "milp", solver_options={"dp_bound": True, **NODES})
     assert res.status.value == "optimal" and res.gap <= 1e-8
     assert res.metrics["dp_status"] == "optimal" and res.bound >= res.metrics["dp_bound"] * (1 - 1e-12)
+
+
+def _interrupt_after(monkeypatch, calls: int) -> None:
+    """Ctrl-C inside the search after ``calls`` dominance filters (no clock involved)."""
+    original = LabelSetting._dominance
+    seen = {"n": 0}
+
+    def dominance(self, lab, lv):
+        seen["n"] += 1
+        if seen["n"] > calls:
+            raise KeyboardInterrupt
+        return original(self, lab, lv)
+
+    monkeypatch.setattr(LabelSetting, "_dominance", dominance)
+
+
+def test_interrupt_returns_the_start_plan_and_a_proven_bound(tmp_path, monkeypatch) -> None:
+    inst = instance(tmp_path, layers=4, seed=0, bandwidth=1.0)
+    exact = solve(inst, "dp", solver_options={"grid": 2})
+    _interrupt_after(monkeypatch, 6)
+    res = solve(inst, "dp", solver_options={"grid": 2})
+    assert res.termination.value == "interrupted" and res.plan is not None
+    assert res.bound <= exact.objective * (1 + 1e-12) <= res.objective * (1 + 2e-12)
+    milp = optsplit.solve(inst, solver="milp", solver_options={"grid": 2, "dp_bound": True})
+    assert milp.termination.value == "interrupted" and "interrupted during dp" in milp.metrics["milp"]
+
+
+def test_deadline_before_the_first_position_proves_nothing(tmp_path) -> None:
+    inst = instance(tmp_path, layers=2, seed=0, bandwidth=1.0)
+    data = prepare(inst)
+    out = LabelSetting(data, grid_tables(data, 2)).run(0.02, deadline=0.0)
+    assert not out.complete and out.stopped == "time_limit" and out.bound == 0.0
+
+
+def test_canonical_clocks_at_every_position(tmp_path) -> None:
+    inst = instance(tmp_path, layers=3, seed=3, residual=1, bandwidth=0.7)
+    data = prepare(inst)
+    t = grid_tables(data, 2)
+    plans, _ = all_plans(data, 2)
+    m, ex = grid_exchanges(data, t, plans[:: max(1, plans.shape[0] // 400)])
+    d = durations(data, m, ex)
+    dev, srv, up, down = clocks(d)
+    lab = np.zeros((m.shape[0], 4))
+    for j in range(data.n_positions):
+        lab = np.column_stack(advance(lab, d.dev[:, j], d.srv[:, j], d.up[:, j], d.down[:, j]))
+        a, b = np.maximum(dev[:, j], down[:, j]), np.maximum(srv[:, j], up[:, j])
+        expected = np.column_stack((a, b, np.maximum(up[:, j], a), np.maximum(down[:, j], b)))
+        np.testing.assert_allclose(lab, expected, rtol=1e-12, atol=0)
+
+
+def test_objective_floor_row_and_the_bound_it_gives() -> None:
+    from optsplit.formulations.intradp import _with_floor, milp
+
+    inst = optsplit.load(REPO / "instances/intradp/random-chain-4.toml")
+    data = prepare(inst)
+    model, _ = milp.build(data, grid_tables(data, 2))
+    floored = milp.with_objective_floor(model, 0.0123)
+    assert floored.num_rows == model.num_rows + 1
+    np.testing.assert_array_equal(floored.A[-1].toarray().ravel(), model.c)
+    assert floored.row_lower[-1] == pytest.approx(0.0123 - model.offset) and floored.row_upper[-1] == np.inf
+    assert _with_floor(None, 1.0) == 1.0 and _with_floor(0.5, 1.0) == 1.0 and _with_floor(2.0, 1.0) == 2.0
+    assert _with_floor(None, None) is None
+
+
+def test_milp_with_the_dp_bound_on_energy(tmp_path) -> None:
+    inst = instance(tmp_path, layers=2, seed=1, bandwidth=2.0, objective="energy", latency_bound=0.009)
+    dp = solve(inst, "dp", solver_options={"grid": 2})
+    res = solve(inst, "milp", solver_options={"grid": 2, "dp_bound": True, **NODES})
+    assert res.status.value == "optimal" and res.objective == pytest.approx(dp.objective, rel=1e-9)
+    plain = solve(inst, "milp", solver_options={"grid": 2, **NODES})
+    assert res.metrics["rows"] == plain.metrics["rows"] + 1  # the floor row

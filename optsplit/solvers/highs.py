@@ -134,6 +134,11 @@ def _configure(h: highspy.Highs, options: SolveOptions, log_path: str) -> None:
     if options.threads is not None:
         _set(h, "threads", int(options.threads), log_path)
     for key, value in options.extra.items():
+        if not isinstance(value, (bool, int, float, str)):
+            raise InputError(
+                f"HiGHS options take a number, true/false or text; got {value!r:.60} for {key}",
+                path=f"options.{key}",
+            )
         try:
             _set(h, key, value, log_path)
         except (HighsCallFailed, TypeError) as exc:

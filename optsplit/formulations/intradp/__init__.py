@@ -30,6 +30,7 @@ from optsplit.spec import Generator, Section
 
 if TYPE_CHECKING:
     from optsplit.bench.runner import Suite
+    from optsplit.formulations.intradp.labelsetting import Outcome
     from optsplit.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def _shares(gidx: np.ndarray, grid: int) -> np.ndarray:
 
 def run_baseline(kind: str) -> Any:
     def run(data: IntraDPData, backend: str | None, options: SolveOptions) -> Result:
+        if options.extra:
+            raise OptionError(f"{kind} takes no solver_options, got {sorted(options.extra)}")
         t0 = time.perf_counter()
         g = planners.HEURISTIC_GRID
         extra: dict[str, Any]
@@ -172,15 +175,11 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
     from optsplit.formulations.intradp import milp
     from optsplit.solvers import solve_linear
 
-    grid = options.extra.get("grid", data.grid)
-    if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 100:
-        raise OptionError(f"grid must be an integer in 1..100, got {grid!r:.40}")
-    use_start = options.extra.get("start", True)
-    strong = options.extra.get("strong", False)
-    dp_bound = options.extra.get("dp_bound", False)
-    for name, flag in (("strong", strong), ("dp_bound", dp_bound)):
-        if not isinstance(flag, bool):
-            raise OptionError(f"{name} must be true or false, got {flag!r:.40}")
+    grid = _grid_option(data, options)
+    use_start, strong, dp_bound = (
+        _flag_option(options, name, default)
+        for name, default in (("start", True), ("strong", False), ("dp_bound", False))
+    )
     solver_opts = replace(options, extra={k: v for k, v in options.extra.items() if k not in MILP_OPTIONS})
     t0 = time.perf_counter()
     tables = grid_tables(data, grid)
@@ -188,18 +187,16 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
     start_shares, start_value, floor = None, None, None
     metrics: dict[str, Any] = {}
     if dp_bound:  # the label-setting method's proven bound becomes a row, its plan the start
-        try:
-            exact = run_dp(data, None, replace(options, extra={"grid": grid}))
-        except SolverError as exc:
-            raise SolverError(
-                f"dp_bound: {exc.args[0].removesuffix('; use milp')}; solve without dp_bound"
-            ) from None
+        exact = _dp_for_milp(data, grid, options)
+        metrics.update(dp_bound=exact.bound, dp_status=exact.termination.value, dp_time=exact.runtime)
+        left = None if options.time_limit is None else options.time_limit - (time.perf_counter() - t0)
+        if exact.termination is Termination.INTERRUPTED or (left is not None and left <= 0):
+            why = "interrupted during dp" if left is None or left > 0 else "no time left after dp"
+            return replace(exact, metrics={**exact.metrics, **metrics, "milp": f"not run: {why}"})
         floor = exact.bound
-        metrics.update(dp_bound=floor, dp_status=exact.status.value, dp_time=exact.runtime)
         if exact.plan is not None and exact.solution_status is not SolutionStatus.INFEASIBLE:
             start_shares, start_value = read_shares(data, exact.plan), exact.objective
-        if options.time_limit is not None:
-            left = max(options.time_limit - (time.perf_counter() - t0), 1.0)
+        if left is not None:
             solver_opts = replace(solver_opts, time_limit=left)
     if use_start and start_shares is None:
         best = planners.plan_intradp(data, grid_tables(data, planners.HEURISTIC_GRID))
@@ -237,7 +234,7 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
             out.termination,
             out.solution_status,
             None,
-            out.bound,
+            _with_floor(out.bound, floor),
             runtime,
             None,
             metrics,
@@ -252,7 +249,8 @@ def run_milp(data: IntraDPData, backend: Any, options: SolveOptions) -> Result:
     value = _value(data, figs)
     if out.objective is not None and abs(value - out.objective) > 1e-6 * max(abs(value), 1e-12):
         log.info("MILP objective %.9g, its plan evaluates to %.9g (slack in a max)", out.objective, value)
-    bound = None if out.bound is None else min(out.bound, value)
+    bound = _with_floor(out.bound, floor)
+    bound = None if bound is None else min(bound, value)
     return Result(
         KEY,
         "",
@@ -277,7 +275,31 @@ DP_STOPS = {
 }
 
 
+def _with_floor(bound: float | None, floor: float | None) -> float | None:
+    """The better of the solver's dual bound and a bound proven before it ran (either may lack)."""
+    known = [b for b in (bound, floor) if b is not None and np.isfinite(b)]
+    return max(known) if known else bound
+
+
+def _dp_for_milp(data: IntraDPData, grid: int, options: SolveOptions) -> Result:
+    """``dp`` on the MILP's grid, for its bound and plan; a refusal says which option caused it."""
+    try:
+        return run_dp(data, None, replace(options, extra={"grid": grid}))
+    except SolverError as exc:
+        reason = str(exc).removeprefix("dp: ").removesuffix("; use milp")
+        raise SolverError(f"dp_bound: {reason}; solve without dp_bound") from None
+
+
+def _flag_option(options: SolveOptions, name: str, default: bool) -> bool:
+    """A true/false solver option."""
+    value = options.extra.get(name, default)
+    if not isinstance(value, bool):
+        raise OptionError(f"{name} must be true or false, got {value!r:.40}")
+    return value
+
+
 def _grid_option(data: IntraDPData, options: SolveOptions) -> int:
+    """The share grid G: the ``grid`` solver option, else the instance's."""
     grid = options.extra.get("grid", data.grid)
     if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 100:
         raise OptionError(f"grid must be an integer in 1..100, got {grid!r:.40}")
@@ -285,6 +307,7 @@ def _grid_option(data: IntraDPData, options: SolveOptions) -> int:
 
 
 def _count_option(options: SolveOptions, name: str, default: int | None) -> int | None:
+    """A positive integer solver option, or None when neither given nor defaulted."""
     value = options.extra.get(name, default)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise OptionError(f"{name} must be a positive integer, got {value!r:.40}")
@@ -314,6 +337,7 @@ def run_dp(data: IntraDPData, backend: str | None, options: SolveOptions) -> Res
     grid = _grid_option(data, options)
     max_states = _count_option(options, "max_states", labelsetting.DEFAULT_MAX_STATES)
     max_labels = _count_option(options, "max_labels", None)
+    use_start = _flag_option(options, "start", True)
     t0 = time.perf_counter()
     deadline = None if options.time_limit is None else t0 + options.time_limit
     tables = grid_tables(data, grid)
@@ -321,51 +345,63 @@ def run_dp(data: IntraDPData, backend: str | None, options: SolveOptions) -> Res
         search = labelsetting.LabelSetting(data, tables, max_states or labelsetting.DEFAULT_MAX_STATES)
     except labelsetting.FrontierTooLarge as exc:
         raise labelsetting.FrontierTooLarge(f"dp: {exc}; use milp") from None
-    start = grid_incumbent(data, tables) if options.extra.get("start", True) else None
-    incumbent = start.value if start is not None else np.inf
-    out = search.run(incumbent, deadline, max_labels)
-    runtime = time.perf_counter() - t0
+    start = grid_incumbent(data, tables) if use_start else None
+    if start is not None and not np.isfinite(start.value):
+        start = None  # no feasible plan known (energy under a tight bound)
+    out = search.run(np.inf if start is None else start.value, deadline, max_labels)
     metrics: dict[str, Any] = {
         "grid": grid,
         "labels_peak": out.labels_peak,
         "labels_total": out.labels_total,
         "start_objective": None if start is None else float(start.value),
     }
-    if out.levels is not None:
+    return _dp_result(data, grid, out, start, time.perf_counter() - t0, metrics)
+
+
+def _dp_result(
+    data: IntraDPData,
+    grid: int,
+    out: Outcome,
+    start: planners.Planned | None,
+    runtime: float,
+    metrics: dict[str, Any],
+) -> Result:
+    """The Result of a label-setting run: its plan, else the start plan, with what was proven."""
+    if out.levels is not None:  # a plan better than the start, the last survivor: the optimum
         plan, figs = make_plan(data, _shares(out.levels, grid))
         value = _value(data, figs)
-        if abs(value - out.value) > 1e-9 * max(abs(value), 1e-12):
+        agree = abs(value - out.value) <= 1e-9 * max(abs(value), 1e-12)
+        if not agree:  # the search's arithmetic and the evaluator's disagree: claim nothing
             log.warning("dp: label value %.12g, its plan evaluates to %.12g", out.value, value)
         return Result(
             KEY,
             "",
-            Termination.OPTIMAL,
-            SolutionStatus.OPTIMAL,
+            Termination.OPTIMAL if agree else Termination.NUMERICAL_ERROR,
+            SolutionStatus.OPTIMAL if agree else SolutionStatus.FEASIBLE,
             value,
-            min(out.bound, value),
+            min(out.bound, value) if agree else None,
             runtime,
             plan,
             {**figs, **metrics},
             "numpy",
         )
-    if not np.isfinite(incumbent):  # no feasible plan known
-        infeasible = out.complete  # and the search found none: proven
+    if start is None:  # no feasible plan known, and none found
+        proven = out.complete
         return Result(
             KEY,
             "",
-            Termination.INFEASIBLE if infeasible else DP_STOPS[out.stopped],
+            Termination.INFEASIBLE if proven else DP_STOPS[out.stopped],
             SolutionStatus.NO_SOLUTION,
             None,
-            None if infeasible else out.bound,
+            None if proven else out.bound,
             runtime,
             None,
             metrics,
             "numpy",
             f"no share plan on the grid (G = {grid}) meets the latency bound {data.latency_bound:.6g} s"
-            if infeasible
+            if proven
             else None,
         )
-    assert start is not None
     result = planned_result(data, _shares(start.gidx, grid), runtime, "numpy", metrics)
     if out.complete:  # no plan beats the start plan by more than the pruning slack: it is optimal
         return replace(

@@ -182,11 +182,22 @@ def _series(row: dict[str, str], column: str) -> np.ndarray:
         return np.zeros(0)
 
 
-def _at(row: dict[str, str] | None, column: str, bandwidth: float) -> float:
-    """A sweep row's figure at one bandwidth (NaN when absent)."""
+def _proven(row: dict[str, str] | None) -> np.ndarray:
+    """An exact sweep's objective per bandwidth, NaN where it was not proven optimal."""
+    if not row:
+        return np.zeros(0)
+    values = _series(row, "values")
+    statuses = json.loads(row.get("statuses") or "[]")
+    if len(statuses) != values.size:
+        return np.full(values.size, np.nan)
+    return np.where(np.array(statuses) == "optimal", values, np.nan)
+
+
+def _at(row: dict[str, str] | None, bandwidth: float) -> float:
+    """An exact sweep's proven optimum at one bandwidth (NaN when absent or not proven)."""
     if not row:
         return math.nan
-    bws, vals = _series(row, "bandwidths"), _series(row, column)
+    bws, vals = _series(row, "bandwidths"), _proven(row)
     hit = np.flatnonzero(np.isclose(bws, bandwidth))
     return float(vals[hit[0]]) if hit.size and vals.size == bws.size else math.nan
 
@@ -231,7 +242,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
         v, b = _series(row, "values"), _series(base, "values") if base else np.zeros(0)
         bws = _series(row, "bandwidths")
         lo = _series(local, "values") if local else np.zeros(0)
-        ex = _series(exact, "values") if exact else np.zeros(0)
+        ex = _proven(exact)
         gain = (1 - v / b) if b.size == v.size and v.size else np.zeros(0)
         gain_local = (1 - v / lo) if lo.size == v.size and v.size else np.zeros(0)
         gain_exact = (1 - ex / b) if b.size == ex.size and ex.size else np.zeros(0)
@@ -273,7 +284,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
         if method != EXACT:
             continue
         heur_row = sweeps.get((objective, model, "intradp"))
-        ex, h = _series(row, "values"), _series(heur_row, "values") if heur_row else np.zeros(0)
+        ex, h = _proven(row), _series(heur_row, "values") if heur_row else np.zeros(0)
         proven = sum(st == "optimal" for st in json.loads(row.get("statuses") or "[]"))
         times = _series(row, "plan_times")
         above = (h / ex - 1) if h.size == ex.size and ex.size else np.zeros(0)
@@ -314,7 +325,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
             _num(r.get("bound", "")),
         )
         model, _, bw = r["instance"].partition("@")
-        optimum = _at(sweeps.get(("latency", model, EXACT)), "values", float(bw or "nan"))
+        optimum = _at(sweeps.get(("latency", model, EXACT)), float(bw or "nan"))
         mt.append(
             [
                 r["instance"],

@@ -200,6 +200,11 @@ def build_data(
     src, dst = positions_of(graph)
     if objective == "energy" and latency_bound is None:
         raise InputError("the energy objective needs a latency_bound (s)", path=f"{KEY}.latency_bound")
+    if objective == "latency" and latency_bound is not None:
+        raise InputError(
+            'latency_bound applies to the energy objective only (set objective = "energy", or remove it)',
+            path=f"{KEY}.latency_bound",
+        )
     return IntraDPData(
         name=name or graph.name,
         source=source,

@@ -36,7 +36,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -96,6 +96,7 @@ class FluidBound:
 
     @classmethod
     def of(cls, data: IntraDPData) -> FluidBound:
+        """The tables of ``data``, and whether its graph admits the server-side term."""
         dev, srv = data.t_dev, data.t_srv
         ratio = np.where(srv > 0, dev / np.where(srv > 0, srv, 1.0), np.inf)
         cd, cs = [], []
@@ -110,18 +111,18 @@ class FluidBound:
         cd, cs = self.cum_dev[j], self.cum_srv[j]
         if not self.server_side:
             return a
+        if cd.size == 1:  # nothing left to compute
+            return np.maximum(a, b)
         total = cs[-1]
         f = cd + cs  # rises with the number k of positions given to the device
         need = b - a + total  # device load a + cd[k] meets server load b + total − cs[k]
-        k = np.clip(np.searchsorted(f, need), 1, f.size - 1) if f.size > 1 else np.zeros(a.shape, int)
-        if f.size == 1:
-            return np.maximum(a, b)
+        k = np.clip(np.searchsorted(f, need), 1, f.size - 1)
         lo = k - 1
         span = f[k] - f[lo]
         lam = np.clip(np.where(span > 0, (need - f[lo]) / np.where(span > 0, span, 1.0), 1.0), 0.0, 1.0)
         dev_load = a + cd[lo] + lam * (cd[k] - cd[lo])
         srv_load = b + total - cs[lo] - lam * (cs[k] - cs[lo])
-        return np.maximum(np.maximum(dev_load, srv_load), a)
+        return np.maximum(dev_load, srv_load)
 
 
 def _server_rows_reach_device(data: IntraDPData) -> bool:
@@ -153,7 +154,6 @@ class Outcome:
     stopped: str = ""  # "time_limit", "label_limit" or "interrupted" when not complete
     labels_peak: int = 0
     labels_total: int = 0
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def advance(
@@ -204,6 +204,8 @@ class LabelSetting:
         pw = data.power
         self.rest_dev = np.r_[np.cumsum(data.t_dev[::-1])[::-1][1:], 0.0]  # device work after j
         self.accrue_floor = min(0.0, pw.compute - pw.idle)
+        bound = data.latency_bound if self.energy else None  # as ``recursion.objective`` reads it
+        self.t_cap = np.inf if bound is None else bound * (1 + PLAN_RELATIVE)
 
     def _lower_bound(self, j: int, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Least final latency and objective of labels after position j."""
@@ -216,94 +218,80 @@ class LabelSetting:
     def run(
         self, incumbent: float = np.inf, deadline: float | None = None, max_labels: int | None = None
     ) -> Outcome:
-        data, tab = self.data, self.tables
-        pw = data.power
-        width = 5 if self.energy else 4
+        """Process every position, bounding by ``incumbent`` (a known plan's objective); stop
+        early at ``deadline`` (perf_counter), past ``max_labels`` labels made, or on Ctrl-C."""
         cut = incumbent * (1 - PRUNE_SLACK)
-        t_cap = np.inf if data.latency_bound is None else data.latency_bound * (1 + PLAN_RELATIVE)
-        labels = np.zeros((1, width))
-        lv = np.array([[tab.grid]], dtype=np.int64)  # the input: all on the device
+        labels = np.zeros((1, 5 if self.energy else 4))
+        lv = np.array([[self.tables.grid]], dtype=np.int64)  # the input: all on the device
         at = -1  # position the labels stand after
         history: list[tuple[np.ndarray, np.ndarray]] = []
         peak = total = 1
         t0 = time.perf_counter()
         try:
             for st in self.steps:
-                j = st.position
                 if deadline is not None and time.perf_counter() > deadline:
                     return self._stopped("time_limit", at, labels, incumbent, peak, total)
-                combos = (
-                    np.array(
-                        list(itertools.product(*(self.levels[c] for c in st.new))), dtype=np.int64
-                    ).reshape(-1, len(st.new))
-                    if st.new
-                    else np.zeros((1, 0), dtype=np.int64)
-                )
-                n, k = labels.shape[0], combos.shape[0]
-                parent = np.repeat(np.arange(n), k)
-                choice = np.tile(np.arange(k), n)
-                level_of = {p: lv[parent, i] for i, p in enumerate(st.before)}
-                level_of.update({c: combos[choice, i] for i, c in enumerate(st.new)})
-                m_j = tab.m[j, level_of[j]]
-                frac = m_j / data.rows[j]
-                dev = data.t_dev[j] * frac
-                srv = data.t_srv[j] * (1.0 - frac)
-                up = np.zeros(parent.size, dtype=np.int64)
-                down = np.zeros(parent.size, dtype=np.int64)
-                for e in data.out_edges[j]:
-                    h = level_of[int(data.edge_dst[e])]
-                    up = np.maximum(up, m_j - tab.lo[e, h])
-                    down = np.maximum(down, tab.hi[e, h] - m_j)
-                tu = up * data.row_bytes[j] / data.up_rate
-                td = down * data.row_bytes[j] / data.down_rate
-                old = labels[parent]  # A, B, Ũ, W̃ (see ``advance``)
-                cols = advance(old, dev, srv, tu, td)
-                if self.energy:
-                    cols.append(old[:, 4] + (pw.compute - pw.idle) * dev + pw.transmit * tu + pw.receive * td)
-                new = np.column_stack(cols)
-                t_lb, obj_lb = self._lower_bound(j, new)
-                alive = (t_lb <= t_cap) & (obj_lb < cut)
-                new_lv = (
-                    np.column_stack([level_of[p][alive] for p in st.after])
-                    if st.after
-                    else np.zeros((int(alive.sum()), 0), dtype=np.int64)
-                )
-                new, parent, picked = new[alive], parent[alive], combos[choice[alive]]
+                new, new_lv, parent, picked = self._expand(st, labels, lv, cut)
                 keep = self._dominance(new, new_lv)
                 history.append((parent[keep], picked[keep]))
-                labels, lv, at = new[keep], new_lv[keep], j
-                peak = max(peak, labels.shape[0])
-                total += labels.shape[0]
-                if j % 50 == 0:
+                labels, lv, at = new[keep], new_lv[keep], st.position
+                peak, total = max(peak, labels.shape[0]), total + labels.shape[0]
+                if at % 50 == 0:
                     log.info(
-                        "dp: position %d/%d, %d labels, %.2f s",
-                        j,
-                        data.n_positions - 1,
-                        labels.shape[0],
-                        time.perf_counter() - t0,
+                        "dp: position %d, %d labels, %.2f s", at, labels.shape[0], time.perf_counter() - t0
                     )
                 if labels.shape[0] == 0:
                     break
-                if max_labels is not None and total > max_labels and j < data.n_positions - 1:
+                if max_labels is not None and total > max_labels and at < self.data.n_positions - 1:
                     return self._stopped("label_limit", at, labels, incumbent, peak, total)
         except KeyboardInterrupt:
             return self._stopped("interrupted", at, labels, incumbent, peak, total)
         if labels.shape[0] == 0:  # no plan beats the incumbent by more than the slack
             return Outcome(None, np.inf, cut, True, labels_peak=peak, labels_total=total)
-        final_t = labels[:, 0]  # A after ``end`` is the device clock there: the latency
-        final = labels[:, 4] + pw.idle * final_t if self.energy else final_t
-        final = np.where(final_t <= t_cap, final, np.inf)
+        # After ``end``, A is the device clock there (the latency); survivors meet the bound.
+        final = labels[:, 0] if not self.energy else labels[:, 4] + self.data.power.idle * labels[:, 0]
         best = int(np.argmin(final))
-        if not np.isfinite(final[best]):
-            return Outcome(None, np.inf, cut, True, labels_peak=peak, labels_total=total)
-        return Outcome(
-            self._trace(history, best),
-            float(final[best]),
-            float(final[best]),
-            True,
-            labels_peak=peak,
-            labels_total=total,
+        value = float(final[best])
+        return Outcome(self._trace(history, best), value, value, True, labels_peak=peak, labels_total=total)
+
+    def _expand(
+        self, st: Step, labels: np.ndarray, lv: np.ndarray, cut: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every label × every level choice for the consumers position ``st`` fixes, advanced
+        over the position and bounded: (labels, frontier levels, parent index, choice)."""
+        data, tab, j = self.data, self.tables, st.position
+        combos = (
+            np.array(list(itertools.product(*(self.levels[c] for c in st.new))), dtype=np.int64)
+            if st.new
+            else np.zeros((1, 0), dtype=np.int64)
         )
+        n, k = labels.shape[0], combos.shape[0]
+        parent, choice = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+        level_of = {p: lv[parent, i] for i, p in enumerate(st.before)}
+        level_of.update({c: combos[choice, i] for i, c in enumerate(st.new)})
+        m_j = tab.m[j, level_of[j]]
+        frac = m_j / data.rows[j]
+        dev, srv = data.t_dev[j] * frac, data.t_srv[j] * (1.0 - frac)
+        up = np.zeros(parent.size, dtype=np.int64)
+        down = np.zeros(parent.size, dtype=np.int64)
+        for e in data.out_edges[j]:
+            h = level_of[int(data.edge_dst[e])]
+            up = np.maximum(up, m_j - tab.lo[e, h])
+            down = np.maximum(down, tab.hi[e, h] - m_j)
+        tu = up * data.row_bytes[j] / data.up_rate
+        td = down * data.row_bytes[j] / data.down_rate
+        old = labels[parent]  # A, B, Ũ, W̃ (see ``advance``) and the energy accrued
+        cols = advance(old, dev, srv, tu, td)
+        if self.energy:
+            pw = data.power
+            cols.append(old[:, 4] + (pw.compute - pw.idle) * dev + pw.transmit * tu + pw.receive * td)
+        new = np.column_stack(cols)
+        t_lb, obj_lb = self._lower_bound(j, new)
+        alive = (t_lb <= self.t_cap) & (obj_lb < cut)
+        new_lv = np.zeros((int(alive.sum()), len(st.after)), dtype=np.int64)
+        for i, p in enumerate(st.after):
+            new_lv[:, i] = level_of[p][alive]
+        return new[alive], new_lv, parent[alive], combos[choice[alive]]
 
     def _dominance(self, lab: np.ndarray, lv: np.ndarray) -> np.ndarray:
         """Mask of the labels no label with the same frontier levels dominates."""

@@ -131,7 +131,8 @@ def build(
     td_max = data.rows * down_sec
     # Every clock is at most the latency (the valid cuts below), so at most the bound or the
     # cutoff; and at most all work and airtime up to j. M_j of the link rows is that cap.
-    cap = min(v for v in (cutoff, data.latency_bound, np.inf) if v is not None)
+    bound = data.latency_bound if data.objective == "energy" else None
+    cap = min(v for v in (cutoff, bound, np.inf) if v is not None)
     big = np.minimum(np.cumsum(data.t_dev + data.t_srv + tu_max + td_max), cap)
 
     rows = _Rows()
