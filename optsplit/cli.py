@@ -13,7 +13,8 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,19 +171,20 @@ def solve(
             )
         extra["bandwidth_table"] = parse_bandwidths(bandwidth_table)
     inst = optsplit.load(file, read_limits(limits))
-    result = optsplit.solve(
-        inst,
-        formulation,
-        solver,
-        backend=backend,
-        time_limit=time_limit,
-        mip_gap=mip_gap,
-        threads=threads,
-        seed=seed,
-        verbose=verbose,
-        write_model=write_model,
-        solver_options=extra,
-    )
+    with _stdout_to_stderr() if as_json or verbose else nullcontext():  # C solvers print on fd 1
+        result = optsplit.solve(
+            inst,
+            formulation,
+            solver,
+            backend=backend,
+            time_limit=time_limit,
+            mip_gap=mip_gap,
+            threads=threads,
+            seed=seed,
+            verbose=verbose,
+            write_model=write_model,
+            solver_options=extra,
+        )
     if output is not None:
         write_atomically(output, result.to_json() + "\n")
     if as_json:
@@ -194,6 +196,25 @@ def solve(
 
 
 MAX_TABLE_BANDWIDTHS = 1000  # one plan each: a longer table is a typing slip, not a plan
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to file descriptor 1 (solver logs and banners, Python's or a C
+    library's) to standard error, so that ``--json`` leaves standard output to the JSON."""
+    import ctypes
+
+    libc_flush = ctypes.CDLL(None).fflush
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        libc_flush(None)  # C stdio buffers still holding solver output go to standard error
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def parse_bandwidths(text: str) -> list[float]:

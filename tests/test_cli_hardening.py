@@ -57,6 +57,28 @@ def test_console_script_usage_errors(args, code, expected) -> None:
     assert expected in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("intradp/random-chain-4.toml", "-s", "milp"),
+        ("intradp/random-chain-4.toml", "-s", "milp", "-b", "pyomo-scip"),
+        ("robust/alexnet-3dev.toml", "-s", "scip"),
+    ],
+)
+def test_verbose_json_keeps_solver_logs_off_stdout(args) -> None:
+    """HiGHS and SCIP print from C on file descriptor 1; with --json stdout is the JSON alone."""
+    path = Path(__file__).resolve().parents[1] / "instances" / args[0]
+    done = subprocess.run(
+        [str(SCRIPT), "solve", str(path), *args[1:], "-v", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert json.loads(done.stdout)["status"] == "optimal"
+    assert done.stderr.strip()  # the logs went to standard error
+
+
 def test_output_refuses_to_overwrite_the_instance(monkeypatch, capfd, tmp_path, line_doc) -> None:
     inst = write(tmp_path, line_doc)
     before = inst.read_text()
