@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optsplit.errors import InputError, OptsplitError, SolverError
-from optsplit.result import Result, Status
+from optsplit.result import Result, SolutionStatus, Status
 from optsplit.spec import Generator, Param
 
 if TYPE_CHECKING:
@@ -68,8 +68,10 @@ def _stderr() -> Console:
 def _exit_code(result: Result) -> int:
     if result.status is Status.INFEASIBLE:
         return EXIT_INFEASIBLE
-    if result.has_plan:
+    if result.has_plan and result.solution_status is not SolutionStatus.INFEASIBLE:
         return EXIT_OK
+    if result.has_plan:  # a heuristic's plan that breaks a constraint: no feasible plan
+        return EXIT_NO_PLAN
     return EXIT_SOLVER if result.status is Status.ERROR else EXIT_NO_PLAN
 
 
@@ -100,7 +102,8 @@ def cli() -> None:
     """Optimization models for split (collaborative) DNN inference.
 
     Exit codes: 0 ok, 1 check found a violation, 2 bad input or usage, 3 infeasible,
-    4 no plan (limit hit first), 5 solver error, 130 interrupted.
+    4 no feasible plan (a limit hit first, or a heuristic's plan breaks a constraint),
+    5 solver error, 130 interrupted.
     """
 
 
@@ -150,7 +153,7 @@ def solve(
     bandwidth_table: str | None,
     limits: tuple[str, ...],
 ) -> None:
-    """Solve an instance and print the result (exit 3 if infeasible, 4 if no plan)."""
+    """Solve an instance and print the result (exit 3 if infeasible, 4 if no feasible plan)."""
     import optsplit
     from optsplit.display import print_result
     from optsplit.problem import resolve_formulation

@@ -324,6 +324,14 @@ def test_bandwidth_table_from_the_command_line(tmp_path, monkeypatch, capsys) ->
     for method, says in (("layerwise", "takes no solver_options"), ("milp", "HiGHS options take a number")):
         code, _, err = run("-s", method, "--bandwidth-table", "1-3")
         assert code == 2 and says in err
+    energy = make(
+        tmp_path / "e.toml", layers=3, seed=0, bandwidth=4.5, objective="energy", latency_bound=1e-4
+    )
+    (tmp_path / "x.json").write_text(json.dumps(energy))  # no plan meets 0.1 ms
+    code, out, _ = run("-s", "layerwise")
+    assert code == 4 and "infeasible" in out  # the baseline's plan breaks the bound: not a success
+    code, _, _ = run("-s", "dp")
+    assert code == 3  # proven: no grid plan meets it
 
 
 def test_milp_model_is_exported(tmp_path) -> None:

@@ -253,7 +253,7 @@ def report(rows: list[dict[str, str]], out_dir: Path) -> list[Path]:
             [
                 model,
                 objective,
-                f"{np.nanmax(gain):.1%} at {bws[k]:g} MB/s" if gain.size else "-",
+                f"{np.nanmax(gain):.2%} at {bws[k]:g} MB/s" if gain.size else "-",
                 f"{np.nanmax(gain_exact):.2%}" if gain_exact.size else "- (dp refuses)",
                 f"{np.nanmax(gain_local):.1%}" if gain_local.size else "-",
                 f"{pt.mean() * 1e3:.1f} / {pt.max() * 1e3:.1f}" if pt.size else "-",
