@@ -202,7 +202,7 @@ def plan_table(data: IntraDPData, bandwidths: list[float]) -> list[TableRow]:
 
 
 def lookup(table: list[TableRow], bandwidth: float) -> TableRow:
-    """The row planned for the largest table bandwidth not above ``bandwidth`` (the smallest
-    row when the link is slower than every row): a plan made for a faster link is not used."""
+    """The row planned for the largest table bandwidth not above ``bandwidth``; on a link slower
+    than every row, the slowest row (clipped to the table, as Intra-DP's runtime does)."""
     below = [row for row in table if row.bandwidth <= bandwidth]
     return below[-1] if below else table[0]
