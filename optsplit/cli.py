@@ -333,7 +333,12 @@ def check(
         _check_output(gantt, file, plan)
     inst = optsplit.load(file, read_limits(limits))
     doc = _read_result(plan)
-    report = optsplit.check(inst, doc, formulation, rel_tol)
+    try:
+        report = optsplit.check(inst, doc, formulation, rel_tol)
+    except InputError as exc:
+        if exc.source is not None:
+            raise
+        raise InputError(exc.detail, source=str(plan), path=exc.path) from None  # name the plan file
     if gantt is not None:
         _draw_gantt(inst, doc, formulation, gantt)
     try:

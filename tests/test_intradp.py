@@ -332,6 +332,14 @@ def test_bandwidth_table_from_the_command_line(tmp_path, monkeypatch, capsys) ->
     assert code == 4 and "infeasible" in out  # the baseline's plan breaks the bound: not a success
     code, _, _ = run("-s", "dp")
     assert code == 3  # proven: no grid plan meets it
+    (tmp_path / "bad-plan.json").write_text(json.dumps({"shares": {"conv0": 2}}))
+    monkeypatch.setattr(
+        sys, "argv", ["optsplit", "check", str(tmp_path / "x.json"), str(tmp_path / "bad-plan.json")]
+    )
+    with pytest.raises(SystemExit) as exc:
+        main()
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "bad-plan.json: plan.shares['conv0']: share 2 is outside" in err
 
 
 def test_milp_model_is_exported(tmp_path) -> None:
