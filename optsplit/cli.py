@@ -81,6 +81,9 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a result file is an ordinary one
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
