@@ -34,12 +34,8 @@ if TYPE_CHECKING:
     from optsplit.timeline import Timeline
 
 log = logging.getLogger(__name__)
-MILP_OPTIONS = (
-    "grid",
-    "start",
-    "strong",
-    "dp_bound",
-)  # solver_options the MILP reads itself (the rest go to the solver)
+# solver_options the MILP reads itself (the rest go to the solver)
+MILP_OPTIONS = ("grid", "start", "strong", "dp_bound")
 CUTOFF_SLACK = 1e-7  # relative room above the heuristic's latency for the MILP's clock bounds
 
 
