@@ -210,7 +210,10 @@ def _stdout_to_stderr() -> Iterator[None]:
     library's) to standard error, so that ``--json`` leaves standard output to the JSON."""
     import ctypes
 
-    libc_flush = ctypes.CDLL(None).fflush
+    try:
+        libc_flush = ctypes.CDLL(None).fflush
+    except (OSError, AttributeError, TypeError):  # no C library to load by that name (Windows)
+        libc_flush = None
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -218,7 +221,8 @@ def _stdout_to_stderr() -> Iterator[None]:
         yield
     finally:
         sys.stdout.flush()
-        libc_flush(None)  # C stdio buffers still holding solver output go to standard error
+        if libc_flush is not None:
+            libc_flush(None)  # C stdio buffers still holding solver output go to standard error
         os.dup2(saved, 1)
         os.close(saved)
 
